@@ -1,0 +1,227 @@
+"""One running Asterisk: its folders, its rendered config and its process.
+
+Two ways to run it, chosen automatically:
+- *system*: the machine's own ``asterisk`` (Debian sid, Ubuntu), with this
+  instance's folders under the state folder;
+- *chroot*: a Debian sid root built by :mod:`ivr.pbx.debian_root`, with this
+  instance's folders under ``<root>/ivr/<instance>``.
+Either way the instance has its own ``asterisk.conf`` (``-C``), so its control
+socket, logs and database never touch another instance or a site's PBX.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.pbx.debian_root import build_root, root_is_ready
+from ivr.pbx.render import ConfValues, render_conf
+from ivr.settings import Settings
+
+MODDIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+
+
+class PbxError(RuntimeError):
+    """The PBX could not be installed, started or reached."""
+
+
+@dataclass
+class PbxInstance:
+    settings: Settings
+    simulation: bool = False
+
+    # --- layout -------------------------------------------------------------
+    @property
+    def use_system(self) -> bool:
+        if self.settings.pbx.use_system is not None:
+            return self.settings.pbx.use_system
+        return shutil.which("asterisk") is not None
+
+    @property
+    def root(self) -> Path | None:
+        return None if self.use_system else self.settings.pbx_root
+
+    @property
+    def seen_dir(self) -> str:
+        """The instance folder as Asterisk sees it (inside the root when chrooted)."""
+        if self.root is None:
+            return str(self.settings.state_dir / "instances" / self.settings.pbx.instance)
+        return f"/ivr/{self.settings.pbx.instance}"
+
+    def host_path(self, seen: str) -> Path:
+        """Map a path as Asterisk sees it to the same file on this host."""
+        return Path(seen) if self.root is None else self.root / seen.lstrip("/")
+
+    @property
+    def host_dir(self) -> Path:
+        return self.host_path(self.seen_dir)
+
+    @property
+    def sounds_dir(self) -> tuple[Path, str]:
+        """Where the engine writes prompt audio (host path, path as Asterisk plays it)."""
+        return self.host_dir / "sounds", f"{self.seen_dir}/sounds"
+
+    @property
+    def log_file(self) -> Path:
+        return self.host_dir / "log" / "console.log"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.host_dir / "run" / "ivr-supervisor.pid"
+
+    def _argv(self, *args: str) -> list[str]:
+        conf = f"{self.seen_dir}/etc/asterisk.conf"
+        base = ["asterisk", "-C", conf, *args]
+        if self.root is not None:
+            return ["chroot", str(self.root), *base]
+        return base
+
+    # --- lifecycle ----------------------------------------------------------
+    def install(self) -> str:
+        """Make Asterisk available (build the root if needed). Idempotent."""
+        if self.root is None:
+            return shutil.which("asterisk") or "asterisk"
+        build_root(self.root, self.settings.pbx.mirror, self.settings.pbx.suite)
+        return str(self.root)
+
+    def render(self) -> list[Path]:
+        s = self.settings
+        if self.root is not None and not root_is_ready(self.root):
+            raise PbxError(f"no Asterisk root at {self.root}: run `ivr pbx install` first")
+        for sub in ("etc", "run", "log", "spool", "db", "cache", "sounds"):
+            (self.host_dir / sub).mkdir(parents=True, exist_ok=True)
+        values = ConfValues(
+            inst=self.seen_dir,
+            moddir=MODDIR,
+            host=s.pbx.host,
+            ami_port=s.pbx.ami_port,
+            ami_user=s.pbx.ami_user,
+            ami_secret=s.secrets.ami_secret,
+            sip_port=s.pbx.sip_port,
+            rtp_start=s.pbx.rtp_start,
+            rtp_end=s.pbx.rtp_end,
+            engine_host=s.engine.host,
+            agi_port=s.engine.agi_port,
+            fallback_queue=s.engine.fallback_queue,
+            agents=s.secrets.agent_passwords,
+            simulation=self.simulation,
+        )
+        return render_conf(values, self.host_dir / "etc")
+
+    def is_running(self) -> bool:
+        pid = self._pid()
+        if pid is None:
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+
+    def _pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def up(self, timeout: float = 60.0) -> None:
+        """Render the config and start Asterisk; returns once AMI accepts connections."""
+        self.install()
+        self.render()
+        if self.is_running():
+            self.reload()
+            return
+        if _port_open(self.settings.pbx.host, self.settings.pbx.ami_port):
+            raise PbxError(
+                f"port {self.settings.pbx.ami_port} is already taken: another Asterisk "
+                "is running; stop it or set IVR_PBX__AMI_PORT"
+            )
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_file, "ab") as log:
+            proc = subprocess.Popen(
+                self._argv("-f", "-n"),  # -f foreground (we supervise), -n no colour
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid_file.write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise PbxError(f"Asterisk exited with {proc.returncode}; see {self.log_file}")
+            if _port_open(self.settings.pbx.host, self.settings.pbx.ami_port):
+                self.cli("core waitfullybooted", timeout=timeout)
+                return
+            time.sleep(0.2)
+        self.down()
+        raise PbxError(f"Asterisk did not open AMI within {timeout:.0f} s; see {self.log_file}")
+
+    def reload(self) -> None:
+        self.render()
+        self.cli("core reload")
+
+    def down(self, timeout: float = 15.0) -> bool:
+        """Stop Asterisk (gracefully, then by signal). True if one was running."""
+        pid = self._pid()
+        if pid is None or not self.is_running():
+            self.pid_file.unlink(missing_ok=True)
+            return False
+        subprocess.run(self._argv("-rx", "core stop now"), capture_output=True, timeout=timeout,
+                       check=False)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.is_running():
+            _reap(pid)
+            time.sleep(0.1)
+        if self.is_running():
+            os.killpg(pid, signal.SIGKILL)
+            _reap(pid)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def cli(self, command: str, timeout: float = 15.0) -> str:
+        """Run one Asterisk CLI command on the running instance and return its output."""
+        proc = subprocess.run(self._argv("-rx", command), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise PbxError(f"asterisk -rx {command!r} failed: {proc.stderr.strip()}")
+        return proc.stdout
+
+    def interactive_argv(self) -> list[str]:
+        return self._argv("-r")
+
+    def status(self) -> dict[str, object]:
+        running = self.is_running()
+        info: dict[str, object] = {
+            "mode": "system" if self.root is None else f"chroot {self.root}",
+            "instance": self.settings.pbx.instance,
+            "running": running,
+            "pid": self._pid() if running else None,
+            "ami": f"{self.settings.pbx.host}:{self.settings.pbx.ami_port}",
+            "sip": f"{self.settings.pbx.host}:{self.settings.pbx.sip_port}/udp",
+            "log": str(self.log_file),
+        }
+        if running:
+            info["version"] = self.cli("core show version").strip()
+        return info
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

@@ -1,0 +1,118 @@
+"""Engine settings, layered: defaults < ``ivr.toml`` < environment (``IVR_SECTION__KEY``).
+
+Every network listener defaults to 127.0.0.1: a hospital PBX exposes nothing by accident.
+Secrets (the AMI password, agent SIP passwords) are never defaults: they are generated
+on first use into the state folder, mode 0600, and never committed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import TomlConfigSettingsSource
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class PbxSettings(BaseModel):
+    """Where the local Asterisk lives and how it is reached."""
+
+    instance: str = Field("main", description="Instance name: several can share one root.")
+    host: str = "127.0.0.1"
+    ami_port: int = 5038
+    ami_user: str = "ivr"
+    sip_port: int = 5060
+    rtp_start: int = 10000
+    rtp_end: int = 10999
+    mirror: str = "http://deb.debian.org/debian"
+    suite: str = "sid"
+    root: Path | None = Field(None, description="Debian root for a chrooted Asterisk.")
+    use_system: bool | None = Field(
+        None, description="Use the system's asterisk (auto: when one is on PATH)."
+    )
+
+
+class EngineSettings(BaseModel):
+    """The Python side: FastAGI and AudioSocket listeners."""
+
+    host: str = "127.0.0.1"
+    agi_port: int = 4573
+    audiosocket_port: int = 4575
+    database_url: str | None = None
+    dialplans: Path = PROJECT_ROOT / "dialplans"
+    # Queue used when anything fails: a human always picks up.
+    fallback_queue: str = "operator"
+
+
+class Settings(BaseSettings):
+    """All settings; see README "Configuration"."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="IVR_",
+        env_nested_delimiter="__",
+        toml_file=os.environ.get("IVR_CONFIG", "ivr.toml"),
+        extra="forbid",
+    )
+
+    state_dir: Path = PROJECT_ROOT / ".pbx"
+    pbx: PbxSettings = PbxSettings()
+    engine: EngineSettings = EngineSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def pbx_root(self) -> Path:
+        return self.pbx.root or self.state_dir / "root"
+
+    @property
+    def database_url(self) -> str:
+        return self.engine.database_url or f"sqlite:///{self.state_dir / 'ivr.sqlite3'}"
+
+    @cached_property
+    def secrets(self) -> Secrets:
+        return Secrets.load_or_create(self.state_dir / "secrets.json")
+
+
+class Secrets(BaseModel):
+    """Generated credentials: kept out of git, readable by the owner only."""
+
+    ami_secret: str
+    agent_passwords: dict[str, str]
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Secrets:
+        if path.exists():
+            return cls.model_validate_json(path.read_text())
+        made = cls(
+            ami_secret=secrets.token_urlsafe(24),
+            agent_passwords={ext: secrets.token_urlsafe(12) for ext in AGENT_EXTENSIONS},
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(made.model_dump(), out, indent=2)
+        return made
+
+
+# The agent handsets provisioned in pjsip.conf (nurses' and agents' SIP phones).
+AGENT_EXTENSIONS = ("1001", "1002", "1003", "1004")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from file and environment, with explicit overrides on top (tests, CLI)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
