@@ -1,0 +1,89 @@
+"""An agent's SIP handset, simulated with pyVoIP: registers, rings, answers, listens.
+
+It is a real SIP user agent on loopback: Asterisk sees a registered PJSIP
+contact, sends an INVITE with the caller's context in ``X-IVR-*`` headers and
+streams the patient's audio to it over RTP.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
+
+log = logging.getLogger(__name__)
+
+SILENCE_8BIT = 128  # pyVoIP hands out unsigned 8-bit linear audio
+
+
+@dataclass
+class AnsweredCall:
+    """What the agent got: the context headers and how much real audio."""
+
+    extension: str
+    headers: dict[str, str]
+    audio_bytes: int = 0
+    voiced_ms: int = 0
+    answered_at: float = field(default_factory=time.time)
+
+
+class AgentHandset:
+    def __init__(self, extension: str, password: str, server: str, server_port: int,
+                 local_port: int, rtp_low: int, rtp_high: int, talk_seconds: float = 3.0,
+                 on_answer: Callable[[AnsweredCall], None] | None = None) -> None:
+        self.extension = extension
+        self.talk_seconds = talk_seconds
+        self.on_answer = on_answer
+        self.answered: list[AnsweredCall] = []
+        self._lock = threading.Lock()
+        self.phone = VoIPPhone(server, server_port, extension, password, myIP=server,
+                               callCallback=self._on_call, sipPort=local_port,
+                               rtpPortLow=rtp_low, rtpPortHigh=rtp_high)
+
+    @property
+    def interface(self) -> str:
+        return f"PJSIP/{self.extension}"
+
+    def start(self, timeout: float = 10.0) -> None:
+        self.phone.start()
+        deadline = time.monotonic() + timeout
+        while self.phone.get_status() != PhoneStatus.REGISTERED:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"handset {self.extension} did not register "
+                                   f"({self.phone.get_status()})")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        try:
+            self.phone.stop()
+        except Exception:  # a handset going away must not break shutdown
+            log.debug("handset %s stop failed", self.extension, exc_info=True)
+
+    def _on_call(self, call: VoIPCall) -> None:
+        headers = {k: str(v) for k, v in call.request.headers.items()
+                   if isinstance(k, str) and k.lower().startswith("x-ivr")}
+        got = AnsweredCall(self.extension, headers)
+        try:
+            call.answer()
+        except InvalidStateError:
+            return  # the caller left while we were ringing
+        if self.on_answer:
+            self.on_answer(got)
+        end = time.monotonic() + self.talk_seconds
+        while time.monotonic() < end and call.state == CallState.ANSWERED:
+            frame = call.read_audio(160, blocking=False)
+            got.audio_bytes += len(frame)
+            if frame and max(abs(b - SILENCE_8BIT) for b in frame) > 8:
+                got.voiced_ms += 20
+            time.sleep(0.02)
+        with self._lock:
+            self.answered.append(got)
+        if call.state == CallState.ANSWERED:
+            try:
+                call.hangup()
+            except InvalidStateError:
+                pass

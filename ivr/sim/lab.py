@@ -1,0 +1,116 @@
+"""A whole hospital line on one machine: Asterisk, the engine, agents, patients.
+
+Used by ``ivr demo`` and by the end-to-end tests, so the demo a newcomer runs is
+the same path the tests check on every CI run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from ivr.engine import Engine
+from ivr.pbx import PbxInstance
+from ivr.settings import Settings
+from ivr.sim.handset import AgentHandset, AnsweredCall
+from ivr.sim.patient import place_patient_call
+from ivr.store.models import Call
+from ivr.store.recorder import EventListener
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AgentSpec:
+    extension: str
+    queues: list[str]
+    talk_seconds: float = 3.0
+
+
+@dataclass
+class Lab:
+    settings: Settings
+    agents: list[AgentSpec] = field(default_factory=list)
+    listeners: list[EventListener] = field(default_factory=list)
+    handset_port_base: int = 5160
+    handset_rtp_base: int = 20000
+
+    def __post_init__(self) -> None:
+        self.pbx = PbxInstance(self.settings, simulation=True)
+        self.engine = Engine(self.settings, self.pbx, self.listeners)
+        self.handsets: dict[str, AgentHandset] = {}
+        self.answers: list[AnsweredCall] = []
+        self._started_pbx = False
+
+    async def __aenter__(self) -> Lab:
+        try:
+            await self.start()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def start(self) -> None:
+        self._started_pbx = not self.pbx.is_running()
+        await asyncio.to_thread(self.pbx.up)
+        await self.engine.start()
+        await self.engine.prepare_prompts()
+        for i, spec in enumerate(self.agents):
+            await self.login_agent(spec, i)
+
+    async def login_agent(self, spec: AgentSpec, index: int) -> AgentHandset:
+        """Register the agent's handset and log it into its queues (start of shift)."""
+        password = self.settings.secrets.agent_passwords[spec.extension]
+        handset = AgentHandset(
+            spec.extension, password, self.settings.pbx.host, self.settings.pbx.sip_port,
+            local_port=self.handset_port_base + index,
+            rtp_low=self.handset_rtp_base + 100 * index,
+            rtp_high=self.handset_rtp_base + 100 * index + 99,
+            talk_seconds=spec.talk_seconds, on_answer=self.answers.append)
+        await asyncio.to_thread(handset.start)
+        self.handsets[spec.extension] = handset
+        assert self.engine.ami is not None
+        for queue in spec.queues:
+            await self.engine.ami.queue_add(queue, handset.interface, f"Agent {spec.extension}")
+        return handset
+
+    async def call(self, scenario: str, caller_number: str, timeout: float = 90.0,
+                   name: str = "Patient") -> Call:
+        """Place a simulated patient call and wait until the engine closes its record."""
+        uniqueid = await self.place(scenario, caller_number, name)
+        return await self.wait(uniqueid, timeout)
+
+    async def place(self, scenario: str, caller_number: str, name: str = "Patient") -> str:
+        assert self.engine.ami is not None
+        uniqueid = await place_patient_call(self.engine.ami, scenario, caller_number, name)
+        self.engine.finished.setdefault(uniqueid, asyncio.Event())
+        return uniqueid
+
+    async def wait(self, uniqueid: str, timeout: float = 90.0) -> Call:
+        done = self.engine.finished.setdefault(uniqueid, asyncio.Event())
+        await asyncio.wait_for(done.wait(), timeout)
+        assert self.engine.recorder is not None
+        record = await asyncio.to_thread(self.engine.recorder.by_uniqueid, uniqueid)
+        assert record is not None
+        return record
+
+    async def stop(self) -> None:
+        ami = self.engine.ami
+        for handset in self.handsets.values():
+            if ami is not None:
+                for spec in self.agents:
+                    if spec.extension == handset.extension:
+                        for queue in spec.queues:
+                            try:
+                                await ami.queue_remove(queue, handset.interface)
+                            except Exception:
+                                log.debug("queue_remove failed", exc_info=True)
+            await asyncio.to_thread(handset.stop)
+        self.handsets.clear()
+        await self.engine.stop()
+        if self._started_pbx:
+            await asyncio.to_thread(self.pbx.down)

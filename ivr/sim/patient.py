@@ -1,0 +1,28 @@
+"""Simulated patients: AMI Originate of a Local channel whose far side (in the
+``sim-patient`` context of extensions_sim.conf) answers, presses keys and talks.
+The near side enters ``hospital-inbound`` exactly like a call from a trunk."""
+
+from __future__ import annotations
+
+import uuid
+
+from ivr.telephony.ami import AmiClient
+
+SCENARIOS = {
+    "press1": "appointments", "press2": "pharmacy", "press3": "results",
+    "press4": "nurse", "press9": "emergency", "silent": "says nothing (no-input path)",
+}
+
+
+async def place_patient_call(ami: AmiClient, scenario: str, caller_number: str,
+                             name: str = "Patient") -> str:
+    """Start the call; returns the Asterisk uniqueid the engine will see."""
+    uniqueid = f"sim-{uuid.uuid4().hex[:12]}"
+    await ami.originate(
+        channel=f"Local/{scenario}@sim-patient",
+        context="hospital-inbound", exten="s",
+        caller_id=f'"{name}" <{caller_number}>',
+        channel_id=uniqueid,
+        timeout_ms=15000,
+    )
+    return uniqueid

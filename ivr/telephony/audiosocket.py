@@ -1,0 +1,204 @@
+"""AudioSocket media: the caller's audio in, prompt audio out, over TCP.
+
+Asterisk's ``AudioSocket(<uuid>,host:port)`` connects to us and exchanges
+frames ``type(1) | length(2, big-endian) | payload``:
+
+    0x00  hang up (no payload)           0x10  audio: 8 kHz 16-bit mono slin
+    0x01  the call's UUID (16 bytes)     0xff  error (1 byte code)
+    0x03  DTMF digit (1 ASCII byte)
+
+Asterisk sends a 320-byte (20 ms) audio frame every 20 ms and gives up after
+2 s without a frame from us, so the stream keeps sending 20 ms frames: queued
+prompt audio, or silence. A connection with a UUID nobody expects is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import struct
+import uuid
+from dataclasses import dataclass
+
+from ivr.telephony.errors import AudioSocketError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 8000
+FRAME_MS = 20
+FRAME_BYTES = SAMPLE_RATE * 2 * FRAME_MS // 1000  # 320
+SILENCE = bytes(FRAME_BYTES)
+_HEADER = struct.Struct(">BH")
+
+
+class Kind(enum.IntEnum):
+    HANGUP = 0x00
+    UUID = 0x01
+    DTMF = 0x03
+    AUDIO = 0x10
+    ERROR = 0xFF
+
+
+@dataclass(frozen=True)
+class Frame:
+    kind: int
+    payload: bytes = b""
+
+
+def encode(kind: int, payload: bytes = b"") -> bytes:
+    """>>> encode(Kind.DTMF, b"5").hex()
+    '03000135'"""
+    return _HEADER.pack(kind, len(payload)) + payload
+
+
+def decode_header(header: bytes) -> tuple[int, int]:
+    """(kind, payload length) from the 3 header bytes."""
+    if len(header) != _HEADER.size:
+        raise ValueError(f"AudioSocket header needs 3 bytes, got {len(header)}")
+    return _HEADER.unpack(header)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Frame | None:
+    """Next frame, or None when the peer closed."""
+    try:
+        kind, length = decode_header(await reader.readexactly(_HEADER.size))
+        payload = await reader.readexactly(length) if length else b""
+    except asyncio.IncompleteReadError:
+        return None
+    return Frame(kind, payload)
+
+
+class AudioStream:
+    """One call's media: ``audio_in`` gets caller frames, :meth:`play` sends audio."""
+
+    def __init__(self, call_uuid: str, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.uuid = call_uuid
+        self.reader = reader
+        self.writer = writer
+        self.audio_in: asyncio.Queue[bytes] = asyncio.Queue()
+        self.dtmf_in: asyncio.Queue[str] = asyncio.Queue()
+        self._out = bytearray()
+        self._out_done = asyncio.Event()
+        self._out_done.set()
+        self.closed = asyncio.Event()
+        self.bytes_in = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._receive()), asyncio.create_task(self._pace())]
+
+    def play(self, pcm: bytes) -> asyncio.Event:
+        """Queue 8 kHz slin audio; the returned event is set when it has all been sent."""
+        self._out += pcm
+        self._out_done.clear()
+        return self._out_done
+
+    def stop_playback(self) -> None:
+        """Barge-in: drop what is left of the prompt."""
+        self._out.clear()
+        self._out_done.set()
+
+    async def _receive(self) -> None:
+        try:
+            while (frame := await read_frame(self.reader)) is not None:
+                if frame.kind == Kind.AUDIO:
+                    self.bytes_in += len(frame.payload)
+                    self.audio_in.put_nowait(frame.payload)
+                elif frame.kind == Kind.DTMF:
+                    self.dtmf_in.put_nowait(frame.payload.decode("ascii", "replace"))
+                elif frame.kind == Kind.HANGUP:
+                    break
+                elif frame.kind == Kind.ERROR:
+                    log.warning("AudioSocket %s: error frame %s", self.uuid, frame.payload.hex())
+        except ConnectionError:
+            pass
+        finally:
+            self.closed.set()
+
+    async def _pace(self) -> None:
+        """Send one 20 ms frame every 20 ms, on a clock that does not drift."""
+        loop = asyncio.get_running_loop()
+        tick = loop.time()
+        try:
+            while not self.closed.is_set():
+                if self._out:
+                    chunk = bytes(self._out[:FRAME_BYTES]).ljust(FRAME_BYTES, b"\0")
+                    del self._out[:FRAME_BYTES]
+                    if not self._out:
+                        self._out_done.set()
+                else:
+                    chunk = SILENCE
+                self.writer.write(encode(Kind.AUDIO, chunk))
+                tick += FRAME_MS / 1000
+                await asyncio.sleep(max(0.0, tick - loop.time()))
+        except ConnectionError:
+            self.closed.set()
+
+    async def close(self) -> None:
+        """End the stream: Asterisk's AudioSocket app returns to the dialplan/AGI."""
+        for task in self._tasks:
+            task.cancel()
+        with contextlib.suppress(Exception):
+            self.writer.write(encode(Kind.HANGUP))
+            await self.writer.drain()
+        with contextlib.suppress(Exception):
+            self.writer.close()
+            await self.writer.wait_closed()
+        self.closed.set()
+        self._out_done.set()
+
+
+class AudioSocketServer:
+    """Accepts AudioSocket connections and hands each to the call that expects it."""
+
+    def __init__(self) -> None:
+        self._expected: dict[str, asyncio.Future[AudioStream]] = {}
+        self._server: asyncio.Server | None = None
+        self.refused = 0
+
+    async def start(self, host: str, port: int) -> asyncio.Server:
+        self._server = await asyncio.start_server(self._accept, host, port)
+        return self._server
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def expect(self) -> tuple[str, asyncio.Future[AudioStream]]:
+        """A fresh UUID for ``AudioSocket()`` and a future that gets its stream."""
+        call_uuid = str(uuid.uuid4())
+        fut: asyncio.Future[AudioStream] = asyncio.get_running_loop().create_future()
+        self._expected[call_uuid] = fut
+        fut.add_done_callback(lambda _f: self._expected.pop(call_uuid, None))
+        return call_uuid, fut
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            first = await asyncio.wait_for(read_frame(reader), 2.0)
+        except (TimeoutError, ConnectionError):
+            first = None
+        call_uuid = str(uuid.UUID(bytes=first.payload)) if (
+            first is not None and first.kind == Kind.UUID and len(first.payload) == 16) else None
+        fut = self._expected.get(call_uuid) if call_uuid else None
+        if fut is None or fut.done():
+            self.refused += 1
+            log.warning("AudioSocket: refused connection with unknown UUID %s", call_uuid)
+            with contextlib.suppress(Exception):
+                writer.write(encode(Kind.HANGUP))
+                writer.close()
+            return
+        stream = AudioStream(call_uuid, reader, writer)
+        stream.start()
+        fut.set_result(stream)
+
+
+async def wait_stream(fut: asyncio.Future[AudioStream], timeout: float) -> AudioStream:
+    try:
+        return await asyncio.wait_for(asyncio.shield(fut), timeout)
+    except TimeoutError as exc:
+        fut.cancel()
+        raise AudioSocketError(f"Asterisk did not open the AudioSocket within {timeout} s") from exc

@@ -1,0 +1,167 @@
+"""The call as flows see it: a small interface, and its implementation over AGI.
+
+Flows never send AGI text; they call :class:`Channel` methods. The real
+implementation, :class:`AgiChannel`, speaks FastAGI for call control and opens
+an AudioSocket stream when it needs the caller's audio.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ivr.speech.tts import Synthesizer
+from ivr.telephony import variables as v
+from ivr.telephony.agi_protocol import command
+from ivr.telephony.audiosocket import AudioSocketServer, wait_stream
+from ivr.telephony.errors import AgiCommandError, CallerHangup
+from ivr.telephony.fastagi import AgiSession
+
+log = logging.getLogger(__name__)
+
+ALL_KEYS = "0123456789*#"
+
+
+@dataclass(frozen=True)
+class QueueOutcome:
+    """How a queue attempt ended: ``answered`` by ``agent``, or a QUEUESTATUS."""
+
+    status: str  # ANSWERED | TIMEOUT | JOINEMPTY | LEAVEEMPTY | FULL | ...
+    agent: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status == "ANSWERED"
+
+
+class Channel(Protocol):
+    """What a call flow may do with a call."""
+
+    uniqueid: str
+    caller_number: str
+
+    async def answer(self) -> None: ...
+    async def say(self, text: str, lang: str = "en", profile: str = "normal",
+                  interrupt: str = "") -> str | None: ...
+    async def play(self, sound: str, interrupt: str = "") -> str | None: ...
+    async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
+                             lang: str = "en", profile: str = "normal") -> str: ...
+    async def listen(self, seconds: float) -> bytes: ...
+    async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
+                                summary: str = "", call_id: str = "") -> QueueOutcome: ...
+    async def set_variable(self, name: str, value: str) -> None: ...
+    async def get_variable(self, name: str) -> str | None: ...
+    async def hangup(self) -> None: ...
+
+
+class PromptLibrary:
+    """Turns prompt text into a file Asterisk can play (synthesized once, then cached)."""
+
+    def __init__(self, synthesizer: Synthesizer, seen_dir: str) -> None:
+        self.synth = synthesizer
+        self.seen_dir = seen_dir.rstrip("/")
+
+    async def sound_for(self, text: str, lang: str, profile: str) -> str:
+        path: Path = await asyncio.to_thread(self.synth.render, text, lang, profile)
+        return f"{self.seen_dir}/{path.stem}"  # Asterisk picks the format by extension
+
+
+class AgiChannel:
+    """:class:`Channel` over a FastAGI session (+ AudioSocket for listening)."""
+
+    def __init__(self, session: AgiSession, prompts: PromptLibrary,
+                 audiosocket: AudioSocketServer, audiosocket_addr: str) -> None:
+        self.session = session
+        self.prompts = prompts
+        self.audiosocket = audiosocket
+        self.audiosocket_addr = audiosocket_addr
+        self.uniqueid = session.uniqueid
+        self.caller_number = session.caller_number
+
+    async def answer(self) -> None:
+        await self.session.command("ANSWER")
+
+    async def play(self, sound: str, interrupt: str = "") -> str | None:
+        reply = await self.session.command(command("STREAM FILE", sound, interrupt))
+        if reply.value == -1:
+            await self._raise_if_gone()
+            raise AgiCommandError("STREAM FILE", 200, f"could not play {sound}")
+        return reply.digit
+
+    async def say(self, text: str, lang: str = "en", profile: str = "normal",
+                  interrupt: str = "") -> str | None:
+        return await self.play(await self.prompts.sound_for(text, lang, profile), interrupt)
+
+    async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
+                             lang: str = "en", profile: str = "normal") -> str:
+        sound = await self.prompts.sound_for(prompt, lang, profile)
+        reply = await self.session.command(
+            command("GET DATA", sound, int(timeout * 1000), max_digits))
+        if reply.value == -1:
+            await self._raise_if_gone()
+        return reply.result if reply.result.isdigit() or set(reply.result) <= set(ALL_KEYS) \
+            else ""
+
+    async def listen(self, seconds: float) -> bytes:
+        """The caller's audio for ``seconds`` (8 kHz slin), over AudioSocket."""
+        call_uuid, fut = self.audiosocket.expect()
+        app = asyncio.create_task(self.session.command(
+            command("EXEC", "AudioSocket", f"{call_uuid},{self.audiosocket_addr}")))
+        try:
+            stream = await wait_stream(fut, 3.0)
+        except Exception:
+            app.cancel()
+            raise
+        audio = bytearray()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        try:
+            while (left := end - loop.time()) > 0 and not stream.closed.is_set():
+                with contextlib.suppress(TimeoutError):
+                    audio += await asyncio.wait_for(stream.audio_in.get(), left)
+        finally:
+            await stream.close()
+        await app  # raises CallerHangup if the caller left meanwhile
+        return bytes(audio)
+
+    async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
+                                summary: str = "", call_id: str = "") -> QueueOutcome:
+        """Wait in ``queue`` (``priority``: higher is served first) until an agent takes
+        the call and the conversation ends, or the queue gives up."""
+        await self.set_variable(v.QUEUE_PRIO, str(priority))
+        await self.set_variable(v.IVR_CALL_ID, call_id)
+        await self.set_variable(v.IVR_SUMMARY, summary[:200])
+        await self.set_variable(v.IVR_DEPARTMENT, queue)
+        args = f"{queue},b({v.AGENT_PREDIAL}),,,{timeout or ''}"
+        await self.session.command(command("EXEC", "Queue", args))
+        agent = await self.get_variable(v.MEMBERINTERFACE)
+        if agent:
+            return QueueOutcome("ANSWERED", agent)
+        return QueueOutcome(await self.get_variable(v.QUEUESTATUS) or "UNKNOWN")
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.session.command(command("SET VARIABLE", name, value))
+
+    async def get_variable(self, name: str, *, after_hangup: bool = False) -> str | None:
+        reply = await self.session.command(command("GET VARIABLE", name),
+                                           on_dead_channel=after_hangup)
+        return reply.data if reply.value == 1 else None
+
+    async def hangup(self) -> None:
+        with contextlib.suppress(CallerHangup):
+            await self.set_variable(v.IVR_DONE, "1")
+            await self.session.command("HANGUP")
+
+    async def mark_done(self) -> None:
+        """Tell the dialplan the engine finished the call (no operator fallback)."""
+        await self.set_variable(v.IVR_DONE, "1")
+
+    async def _raise_if_gone(self) -> None:
+        reply = await self.session.command("CHANNEL STATUS")
+        if reply.value is None or reply.value < 0:
+            self.session.hung_up = True
+            raise CallerHangup("caller hung up during playback")

@@ -1,0 +1,11 @@
+"""Channel-variable names shared with asterisk_conf/: one place, no scattered literals."""
+
+IVR_DONE = "IVR_DONE"  # set to 1 when the engine finished the call itself
+IVR_CALL_ID = "__IVR_CALL_ID"  # "__": inherited by the agent's leg (pre-dial headers)
+IVR_SUMMARY = "__IVR_SUMMARY"
+IVR_DEPARTMENT = "__IVR_DEPARTMENT"
+QUEUE_PRIO = "QUEUE_PRIO"
+QUEUESTATUS = "QUEUESTATUS"
+MEMBERINTERFACE = "MEMBERINTERFACE"
+MEMBERNAME = "MEMBERNAME"
+AGENT_PREDIAL = "ivr-agent-predial^s^1"
