@@ -68,9 +68,7 @@ class FlowRunner:
         await self.recorder.event(state.call_id, "prompt", step.id, text=text)
         digit = await state.channel.say(text, state.flow.language, state.flow.speech_rate,
                                         interrupt=ALL_KEYS if step.get("interrupt") else "")
-        if digit:
-            await self.recorder.event(state.call_id, "input", step.id, dtmf=digit,
-                                      barge_in=True)
+        if digit:  # barge-in: the key answers the next menu
             state.pending_digit = digit
         return self._next(state, step.get("next")), None
 
@@ -80,6 +78,7 @@ class FlowRunner:
         retries = int(step.get("retries", 2))  # type: ignore[arg-type]
         prompt = str(step.get("prompt"))
         for attempt in range(retries + 1):
+            barge_in = bool(state.pending_digit)
             if state.pending_digit:
                 digits, state.pending_digit = state.pending_digit, None
             else:
@@ -89,15 +88,17 @@ class FlowRunner:
                     prompt, 1, float(step.get("timeout", 5)),  # type: ignore[arg-type]
                     state.flow.language, state.flow.speech_rate)
             if digits in options:
-                await self.recorder.event(state.call_id, "input", step.id, dtmf=digits)
+                await self.recorder.event(state.call_id, "input", step.id, dtmf=digits,
+                                          barge_in=barge_in)
                 await self.recorder.update(state.call_id, choice=digits)
                 return self._next(state, options[digits]), None
             kind = "no_input" if not digits else "no_match"
             await self.recorder.event(state.call_id, kind, step.id, dtmf=digits,
                                       attempt=attempt + 1)
             if attempt < retries and step.get(f"{kind}_prompt"):
-                await state.channel.say(str(step.get(f"{kind}_prompt")), state.flow.language,
-                                        state.flow.speech_rate)
+                sorry = str(step.get(f"{kind}_prompt"))
+                await self.recorder.event(state.call_id, "prompt", step.id, text=sorry)
+                await state.channel.say(sorry, state.flow.language, state.flow.speech_rate)
         return self._next(state, step.get(f"on_{kind}")), None
 
     async def _route(self, state: CallState, step: Step) -> tuple[Step | None, str | None]:

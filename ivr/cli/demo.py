@@ -1,0 +1,132 @@
+"""``ivr demo``: the whole line on this machine, in about a minute.
+
+Starts the local Asterisk and the engine, logs two simulated agents in with SIP
+handsets, places simulated patient calls through Asterisk and prints what
+happens to each call. Ends by itself and cleans up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import click
+
+from ivr.pbx import PbxError
+from ivr.pbx.debian_root import RootBuildError
+from ivr.settings import load_settings
+from ivr.sim.handset import AnsweredCall
+from ivr.sim.lab import AgentSpec, Lab
+from ivr.store.recorder import mask_number
+
+AGENTS = [
+    AgentSpec("1001", ["pharmacy", "operator", "emergency"], talk_seconds=4.0),
+    AgentSpec("1002", ["appointments", "results", "general_medicine", "emergency"],
+              talk_seconds=4.0),
+]
+CALLS = [  # (scenario, caller number, what the patient does)
+    ("press1", "13800138001", "presses 1: appointments"),
+    ("press2", "13900139002", "presses 2: medication question"),
+    ("press9", "13700137003", "presses 9: emergency"),
+    ("silent", "13600136004", "says nothing at the menu"),
+]
+
+
+class Tracer:
+    """Prints one readable line per call event, labelled by call."""
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.labels: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def line(self, label: str, text: str) -> None:
+        with self._lock:
+            click.echo(f"{time.monotonic() - self.t0:6.1f}s  {label:<7} {text}")
+
+    def on_event(self, uniqueid: str, _call_id: str, kind: str, step: str,
+                 detail: dict[str, Any]) -> None:
+        label = self.labels.get(uniqueid, uniqueid[:8])
+        text = _describe(kind, step, detail)
+        if text:
+            self.line(label, text)
+
+    def on_answer(self, got: AnsweredCall) -> None:
+        summary = got.headers.get("X-IVR-Summary", "(no context)")
+        self.line(f"agent {got.extension}", f"picks up; screen shows: {summary!r}")
+
+
+def _describe(kind: str, step: str, d: dict[str, Any]) -> str | None:
+    match kind:
+        case "start":
+            return f"call answered by the engine ({d.get('channel', '')})"
+        case "prompt":
+            text = str(d.get("text", ""))
+            return f"engine says: \"{text[:70]}{'...' if len(text) > 70 else ''}\""
+        case "input":
+            return f"caller pressed {d.get('dtmf')}" + (" (barge-in)" if d.get("barge_in") else "")
+        case "no_input":
+            return f"no answer at '{step}' (attempt {d.get('attempt')})"
+        case "no_match":
+            return f"invalid key {d.get('dtmf')!r} at '{step}'"
+        case "route":
+            esc = " (escalation)" if d.get("escalation") else ""
+            return f"routed to queue '{d.get('queue')}' with priority {d.get('priority')}{esc}"
+        case "ami:AgentCalled":
+            return f"ringing {d.get('member')} ({d.get('interface')})"
+        case "ami:AgentConnect":
+            return f"answered by {d.get('member')} after {d.get('holdtime')} s in queue"
+        case "ami:AgentComplete":
+            return "agent finished the conversation"
+        case "hangup":
+            return "caller hung up"
+        case "error":
+            return f"error: {d.get('text')}"
+        case "end":
+            return f"call record closed: {d.get('outcome')}, {d.get('seconds') or 0:.1f} s"
+    return None
+
+
+@click.command()
+@click.option("--calls", "n_calls", default=len(CALLS), show_default=True,
+              type=click.IntRange(1, len(CALLS)), help="How many patient calls to place.")
+def demo(n_calls: int) -> None:
+    """Run a demo: real Asterisk, the engine, 2 agent handsets, simulated patients."""
+    settings = load_settings()
+    tracer = Tracer()
+    agents = [AgentSpec(a.extension, a.queues, a.talk_seconds) for a in AGENTS]
+
+    async def run() -> None:
+        lab = Lab(settings, agents, [tracer.on_event])
+        tracer.line("setup", f"starting Asterisk ({lab.pbx.status()['mode']}) and the engine")
+        async with lab:
+            for h in lab.handsets.values():
+                h.on_answer = tracer.on_answer
+            for a in agents:
+                tracer.line("setup", f"agent {a.extension} registered its SIP handset and "
+                                     f"logged into: {', '.join(a.queues)}")
+            placed = []
+            for i, (scenario, number, what) in enumerate(CALLS[:n_calls]):
+                label = f"call {chr(65 + i)}"
+                uniqueid = await lab.place(scenario, number, f"Patient {chr(65 + i)}")
+                tracer.labels[uniqueid] = label
+                tracer.line(label, f"patient {mask_number(number)} dials in; {what}")
+                placed.append((label, uniqueid))
+                await asyncio.sleep(2.0)
+            records = [(label, await lab.wait(uid, timeout=180)) for label, uid in placed]
+            click.echo("\nSummary")
+            click.echo(f"  {'call':<7} {'caller':<13} {'choice':<7} {'queue':<14} "
+                       f"{'agent':<11} {'outcome':<14} duration")
+            for label, r in records:
+                click.echo(f"  {label:<7} {r.caller_masked:<13} {r.choice or '-':<7} "
+                           f"{r.queue or '-':<14} {r.agent or '-':<11} {r.outcome or '-':<14} "
+                           f"{r.duration_seconds or 0:.1f} s")
+            click.echo(f"\nCall records: {settings.database_url}")
+        tracer.line("done", "agents logged out, engine and Asterisk stopped")
+
+    try:
+        asyncio.run(run())
+    except (PbxError, RootBuildError) as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,29 @@
+"""``ivr``: the command line. Each command lives in its own module; expected
+errors print ``Error: message`` and exit non-zero, without a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from ivr.cli.demo import demo
+from ivr.cli.pbx import pbx
+from ivr.cli.serve import serve
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Voice IVR engine for hospital phone lines (Asterisk + Python)."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+cli.add_command(demo)
+cli.add_command(pbx)
+cli.add_command(serve)
+
+
+if __name__ == "__main__":
+    cli()

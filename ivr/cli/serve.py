@@ -1,0 +1,35 @@
+"""``ivr serve``: run the engine for a PBX (the production entry point)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import click
+
+from ivr.engine import Engine
+from ivr.pbx import PbxInstance
+from ivr.settings import load_settings
+
+
+@click.command()
+def serve() -> None:
+    """Answer calls: FastAGI and AudioSocket listeners, AMI watch, call records."""
+    settings = load_settings()
+
+    async def run() -> None:
+        engine = Engine(settings, PbxInstance(settings))
+        await engine.start()
+        prepared = await engine.prepare_prompts()
+        click.echo(f"engine ready: FastAGI {settings.engine.host}:{settings.engine.agi_port}, "
+                   f"{prepared} prompts rendered; Ctrl-C to stop")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await engine.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
