@@ -1,0 +1,95 @@
+"""A scripted :class:`Channel` for unit tests of flows: no Asterisk, no audio.
+
+It plays back what the test says the caller does (keys, hangups) and what the
+queues do, records everything the flow asked for, and fails loudly on anything
+the script did not foresee, so a flow cannot silently do something unexpected.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from ivr.telephony.channel import QueueOutcome
+from ivr.telephony.errors import CallerHangup
+
+HANGUP = "<hangup>"
+
+
+class UnexpectedCommand(AssertionError):
+    """The flow did something the test script did not provide for."""
+
+
+@dataclass
+class FakeChannel:
+    """``keys``: what the caller presses at each prompt that reads keys ("" = no input,
+    HANGUP = hangs up there). ``queues``: outcome per queue name."""
+
+    keys: list[str] = field(default_factory=list)
+    queues: dict[str, QueueOutcome] = field(default_factory=dict)
+    uniqueid: str = "fake-1"
+    caller_number: str = "13800138000"
+    log: list[tuple[str, str]] = field(default_factory=list)
+    variables: dict[str, str] = field(default_factory=dict)
+    hung_up: bool = False
+
+    def __post_init__(self) -> None:
+        self._keys = deque(self.keys)
+
+    def _next_key(self, what: str) -> str:
+        if not self._keys:
+            raise UnexpectedCommand(f"the flow waits for input at {what!r}, "
+                                    "but the script has no more caller input")
+        key = self._keys.popleft()
+        if key == HANGUP:
+            self.hung_up = True
+            raise CallerHangup("scripted hangup")
+        return key
+
+    def _check(self) -> None:
+        if self.hung_up:
+            raise CallerHangup("caller already hung up")
+
+    async def answer(self) -> None:
+        self._check()
+        self.log.append(("answer", ""))
+
+    async def say(self, text: str, lang: str = "en", profile: str = "normal",
+                  interrupt: str = "") -> str | None:
+        self._check()
+        self.log.append(("say", text))
+        return None
+
+    async def play(self, sound: str, interrupt: str = "") -> str | None:
+        self._check()
+        self.log.append(("play", sound))
+        return None
+
+    async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
+                             lang: str = "en", profile: str = "normal") -> str:
+        self._check()
+        self.log.append(("collect", prompt))
+        return self._next_key(prompt)
+
+    async def listen(self, seconds: float) -> bytes:
+        self._check()
+        raise UnexpectedCommand("listen() is not scripted in FakeChannel")
+
+    async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
+                                summary: str = "", call_id: str = "") -> QueueOutcome:
+        self._check()
+        self.log.append(("queue", f"{queue}:{priority}"))
+        if queue not in self.queues:
+            raise UnexpectedCommand(f"the flow queued the caller in {queue!r}, "
+                                    f"not scripted (have {sorted(self.queues)})")
+        return self.queues[queue]
+
+    async def set_variable(self, name: str, value: str) -> None:
+        self.variables[name] = value
+
+    async def get_variable(self, name: str) -> str | None:
+        return self.variables.get(name)
+
+    async def hangup(self) -> None:
+        self.log.append(("hangup", ""))
+        self.hung_up = True

@@ -1,0 +1,49 @@
+"""asterisk_conf/ renders with site values, and carries no secret of its own."""
+
+from pathlib import Path
+
+import jinja2
+import pytest
+
+from ivr.pbx.render import CONF_DIR, ConfValues, render_conf
+
+
+def values(**over):
+    base = dict(inst="/ivr/t", moddir="/mods", host="127.0.0.1", ami_port=15038,
+                ami_user="ivr", ami_secret="s3cret-generated", sip_port=15060, rtp_start=11000,
+                rtp_end=11100, engine_host="127.0.0.1", agi_port=14573,
+                fallback_queue="operator", agents={"1001": "pw1"})
+    base.update(over)
+    return ConfValues(**base)
+
+
+def test_render_fills_ports_secrets_and_queues(tmp_path):
+    written = {p.name: p.read_text() for p in render_conf(values(), tmp_path)}
+    assert "agi://127.0.0.1:14573/inbound" in written["extensions.conf"]
+    assert "bind = 127.0.0.1:15060" in written["pjsip.conf"]
+    assert "secret = s3cret-generated" in written["manager.conf"]
+    assert "[cardiology](department)" in written["queues.conf"]
+    assert "[emergency](department)" in written["queues.conf"]
+    assert "extensions_sim.conf" not in written  # simulation only on request
+    assert (tmp_path / "manager.conf").stat().st_mode & 0o077 == 0
+
+
+def test_simulation_dialplan_is_included_on_request(tmp_path):
+    written = {p.name: p.read_text() for p in render_conf(values(simulation=True), tmp_path)}
+    assert "#include extensions_sim.conf" in written["extensions.conf"]
+    assert "[sim-patient]" in written["extensions_sim.conf"]
+
+
+def test_missing_value_is_an_error_not_a_blank(tmp_path):
+    conf = tmp_path / "conf"
+    conf.mkdir()
+    (conf / "x.conf").write_text("port = {{ nope }}\n")
+    with pytest.raises(jinja2.UndefinedError):
+        render_conf(values(), tmp_path / "out", conf_dir=conf)
+
+
+def test_templates_hold_no_literal_secret():
+    for template in Path(CONF_DIR).glob("*.conf"):
+        for line in template.read_text().splitlines():
+            if line.strip().startswith(("secret", "password")):
+                assert "{{" in line, f"{template.name}: {line}"
