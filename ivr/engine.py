@@ -79,6 +79,10 @@ class Engine:
             await self.prompts.sound_for(text, self.flow.language, self.flow.speech_rate)
         return len(texts)
 
+    async def resume_listening(self) -> None:
+        assert self.agi is not None
+        await self.agi.start(self.settings.engine.host, self.settings.engine.agi_port)
+
     async def stop_listening(self) -> None:
         """Stop taking new calls (the dialplan then falls back to the operator)."""
         if self.agi is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ivr.engine import Engine
@@ -42,6 +43,9 @@ class Lab:
         self.handsets: dict[str, AgentHandset] = {}
         self.answers: list[AnsweredCall] = []
         self._started_pbx = False
+        self.ami_events: list[dict[str, str]] = []
+        self._notify_tasks: set[asyncio.Future[None]] = set()
+        self._event_added = asyncio.Condition()
 
     async def __aenter__(self) -> Lab:
         try:
@@ -59,6 +63,9 @@ class Lab:
         await asyncio.to_thread(self.pbx.up)
         await self.engine.start()
         await self.engine.prepare_prompts()
+        assert self.engine.ami is not None
+        for pattern in ("Queue*", "Agent*"):
+            self.engine.ami.on(pattern, self._log_event)
         for i, spec in enumerate(self.agents):
             await self.login_agent(spec, i)
 
@@ -84,9 +91,33 @@ class Lab:
         uniqueid = await self.place(scenario, caller_number, name)
         return await self.wait(uniqueid, timeout)
 
-    async def place(self, scenario: str, caller_number: str, name: str = "Patient") -> str:
+    def _log_event(self, _manager: object, event: object) -> None:
+        self.ami_events.append(dict(event))  # type: ignore[call-overload]
+
+        async def notify() -> None:
+            async with self._event_added:
+                self._event_added.notify_all()
+        task = asyncio.ensure_future(notify())
+        self._notify_tasks.add(task)
+        task.add_done_callback(self._notify_tasks.discard)
+
+    async def wait_event(self, predicate: Callable[[dict[str, str]], bool],
+                         timeout: float = 60.0) -> dict[str, str]:
+        """The first AMI queue/agent event (past or future) matching ``predicate``."""
+        async def find() -> dict[str, str]:
+            async with self._event_added:
+                while True:
+                    for event in self.ami_events:
+                        if predicate(event):
+                            return event
+                    await self._event_added.wait()
+        return await asyncio.wait_for(find(), timeout)
+
+    async def place(self, scenario: str, caller_number: str, name: str = "Patient",
+                    context: str = "hospital-inbound", exten: str = "s") -> str:
         assert self.engine.ami is not None
-        uniqueid = await place_patient_call(self.engine.ami, scenario, caller_number, name)
+        uniqueid = await place_patient_call(self.engine.ami, scenario, caller_number, name,
+                                            context, exten)
         self.engine.finished.setdefault(uniqueid, asyncio.Event())
         return uniqueid
 

@@ -15,12 +15,13 @@ SCENARIOS = {
 
 
 async def place_patient_call(ami: AmiClient, scenario: str, caller_number: str,
-                             name: str = "Patient") -> str:
+                             name: str = "Patient", context: str = "hospital-inbound",
+                             exten: str = "s") -> str:
     """Start the call; returns the Asterisk uniqueid the engine will see."""
     uniqueid = f"sim-{uuid.uuid4().hex[:12]}"
     await ami.originate(
         channel=f"Local/{scenario}@sim-patient",
-        context="hospital-inbound", exten="s",
+        context=context, exten=exten,
         caller_id=f'"{name}" <{caller_number}>',
         channel_id=uniqueid,
         timeout_ms=15000,

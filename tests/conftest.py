@@ -1,0 +1,36 @@
+"""Shared fixtures. The end-to-end lab (real Asterisk, engine, SIP handsets) is built
+once per test session on its own ports, so a developer's running PBX is untouched."""
+
+import os
+
+import pytest
+import pytest_asyncio
+
+from ivr.settings import load_settings
+from ivr.sim.lab import AgentSpec, Lab
+
+E2E_AGENTS = [
+    AgentSpec("1001", ["pharmacy", "appointments", "emergency"], talk_seconds=2.5),
+    AgentSpec("1002", ["operator"], talk_seconds=2.5),
+]
+
+
+@pytest.fixture(scope="session")
+def e2e_settings(tmp_path_factory):
+    if os.geteuid() != 0:
+        pytest.fail("the end-to-end tests run Asterisk in a chroot: run them as root "
+                    "(CI does), or with a system Asterisk and IVR_PBX__USE_SYSTEM=true")
+    db = tmp_path_factory.mktemp("e2e") / "calls.sqlite3"
+    return load_settings(
+        pbx={"instance": "e2e", "ami_port": 15038, "sip_port": 15060,
+             "rtp_start": 11000, "rtp_end": 11499},
+        engine={"agi_port": 14573, "audiosocket_port": 14575,
+                "database_url": f"sqlite:///{db}"},
+    )
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def lab(e2e_settings):
+    async with Lab(e2e_settings, E2E_AGENTS, handset_port_base=15160,
+                   handset_rtp_base=21000) as running:
+        yield running
