@@ -34,6 +34,11 @@ CALLS = [  # (scenario, caller number, what the patient does)
 ]
 
 
+# Asterisk's device states, as QueueMember events report them.
+DEVICE_STATES = {"0": "unknown", "1": "free", "2": "in use", "3": "busy", "4": "invalid",
+                 "5": "unavailable", "6": "ringing", "7": "ringing, in use", "8": "on hold"}
+
+
 class Tracer:
     """Prints one readable line per call event, labelled by call."""
 
@@ -107,6 +112,12 @@ def demo(n_calls: int) -> None:
             for a in agents:
                 tracer.line("setup", f"agent {a.extension} registered its SIP handset and "
                                      f"logged into: {', '.join(a.queues)}")
+            assert lab.engine.ami is not None
+            for queue in ("emergency", "operator"):
+                members = await lab.engine.ami.queue_members(queue)
+                tracer.line("setup", f"AMI: queue {queue!r} has " + ", ".join(
+                    f"{m['Name']} ({DEVICE_STATES.get(m['Status'], m['Status'])})"
+                    for m in members))
             placed = []
             for i, (scenario, number, what) in enumerate(CALLS[:n_calls]):
                 label = f"call {chr(65 + i)}"

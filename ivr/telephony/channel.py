@@ -114,7 +114,9 @@ class AgiChannel:
         try:
             stream = await wait_stream(fut, 3.0)
         except Exception:
-            app.cancel()
+            # The command is on the wire: collect its reply so later replies stay in step.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(app, 5.0)
             raise
         audio = bytearray()
         loop = asyncio.get_running_loop()

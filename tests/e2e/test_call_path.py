@@ -27,6 +27,12 @@ async def wait_answer(lab, call_id, timeout=10.0):
     raise AssertionError(f"no handset answered call {call_id}")
 
 
+async def test_agents_logged_in_over_ami_are_free_queue_members(lab):
+    members = {m["Location"]: m for m in await lab.engine.ami.queue_members("pharmacy")}
+    assert members["PJSIP/1001"]["Status"] == "1"  # registered handset, not in use
+    assert members["PJSIP/1001"]["Membership"] == "dynamic"
+
+
 async def test_routed_call_is_answered_by_agent_handset_which_hears_the_caller(lab):
     record = await lab.call("press2", "13800138000")
     assert record.outcome == "answered"
