@@ -12,8 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from ivr.flows.loader import load_flow
-from ivr.flows.model import Flow
+from ivr.flows.reloader import FlowStore
 from ivr.flows.runner import CallState, FlowRunner
 from ivr.pbx import PbxInstance
 from ivr.settings import Settings
@@ -25,6 +24,7 @@ from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
 from ivr.telephony.errors import CallerHangup
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
+from ivr.triage.keywords import KeywordTriager
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +43,20 @@ class Engine:
         self.agi: FastAgiServer | None = None
         self.audiosocket = AudioSocketServer()
         self._synth: Synthesizer | None = None
-        self.flow: Flow | None = None
+        self.flows = FlowStore(Path(settings.engine.dialplans), Path(settings.engine.prompts))
         self._tasks: set[asyncio.Future[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------
     async def start(self, connect_ami: bool = True) -> None:
         s = self.settings
-        self.flow = load_flow(Path(s.engine.dialplans) / "main.yaml")
+        self.flows.load()  # raises with every finding if the flows are invalid at start
+        self.flows.start_watching()
         self.recorder = CallRecorder(s.database_url)
         self.recorder.listeners.extend(self.listeners)
         host_sounds, seen_sounds = self.pbx.sounds_dir
-        self._synth = Synthesizer(host_sounds)
+        self._synth = Synthesizer(host_sounds, workers=2)
         self.prompts = PromptLibrary(self._synth, seen_sounds)
-        self.runner = FlowRunner(self.recorder)
+        self.runner = FlowRunner(self.recorder, KeywordTriager())
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
         self.agi = FastAgiServer()
         self.agi.add_route("inbound", self.handle_inbound)
@@ -70,14 +71,19 @@ class Engine:
         log.info("engine listening: FastAGI %s:%s, AudioSocket %s:%s",
                  s.engine.host, s.engine.agi_port, s.engine.host, s.engine.audiosocket_port)
 
+    @property
+    def override_file(self) -> Path:
+        return self.settings.state_dir / "emergency_override"
+
     async def prepare_prompts(self) -> int:
-        """Render every prompt of the flow now, so the first caller hears no delay."""
-        assert self.flow is not None
-        texts = [str(st.get(k)) for st in self.flow.steps.values()
-                 for k in ("text", "prompt", "no_input_prompt", "no_match_prompt") if st.get(k)]
-        for text in texts:
-            await self.prompts.sound_for(text, self.flow.language, self.flow.speech_rate)
-        return len(texts)
+        """Render every prompt of every flow now, so no caller waits for synthesis."""
+        flow_set = self.flows.current
+        assert flow_set is not None
+        jobs = {(text, lang, flow.spec.defaults.speech_rate)
+                for flow in flow_set.flows.values() for lang in flow.spec.languages
+                for text in flow_set.prompts.get(lang, {}).values()}
+        await asyncio.gather(*(self.prompts.sound_for(*job) for job in sorted(jobs)))
+        return len(jobs)
 
     async def resume_listening(self) -> None:
         assert self.agi is not None
@@ -89,6 +95,7 @@ class Engine:
             await self.agi.stop()
 
     async def stop(self) -> None:
+        await self.flows.stop()
         await self.stop_listening()
         await self.audiosocket.stop()
         if self.ami is not None:
@@ -100,18 +107,28 @@ class Engine:
 
     # --- calls ---------------------------------------------------------------
     async def handle_inbound(self, session: AgiSession) -> None:
-        assert self.recorder is not None and self.flow is not None
-        flow = self.flow  # a call finishes on the version it started with
+        assert self.recorder is not None and self.flows.current is not None
+        flow_set = self.flows.current  # a call finishes on the set it started with
+        flow = flow_set.flows["main"]
         recorder = self.recorder
+        repeat = await asyncio.to_thread(recorder.recent_calls, session.caller_number)
         call_id = await recorder.start(session.uniqueid, session.channel,
-                                       session.caller_number, flow.name, flow.version)
+                                       session.caller_number, flow.name, flow_set.version)
         self.active[session.uniqueid] = call_id
         done = self.finished.setdefault(session.uniqueid, asyncio.Event())
         channel = AgiChannel(session, self.prompts, self.audiosocket,
                              f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}")
         outcome = "error"
         try:
-            outcome = await self.runner.run(CallState(call_id, flow, channel))
+            state = CallState(call_id, flow_set, flow, channel, vars={
+                "caller.number": session.caller_number,
+                "caller.repeat_calls_24h": repeat,
+                "lang": flow.language,
+            })
+            if self.override_file.exists():
+                outcome = await self.runner.emergency_override(state)
+            else:
+                outcome = await self.runner.run(state)
         except CallerHangup:
             outcome = "caller_hangup"
             await recorder.event(call_id, "hangup", text="caller hung up")

@@ -50,6 +50,7 @@ class EngineSettings(BaseModel):
     audiosocket_port: int = 4575
     database_url: str | None = None
     dialplans: Path = PROJECT_ROOT / "dialplans"
+    prompts: Path = PROJECT_ROOT / "prompts"
     # Queue used when anything fails: a human always picks up.
     fallback_queue: str = "operator"
 

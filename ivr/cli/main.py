@@ -10,6 +10,7 @@ import click
 from ivr.cli.demo import demo
 from ivr.cli.pbx import pbx
 from ivr.cli.serve import serve
+from ivr.cli.validate import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +24,7 @@ def cli(verbose: int) -> None:
 cli.add_command(demo)
 cli.add_command(pbx)
 cli.add_command(serve)
+cli.add_command(validate)
 
 
 if __name__ == "__main__":

@@ -1,73 +1,212 @@
-"""Load a flow file into :class:`Flow`, with errors naming file and line.
+"""Load and validate flow files, in layers, reporting every finding at once.
 
-This is the minimal loader of the walking skeleton (types: say, menu, route,
-hangup); it refuses anything it does not understand rather than guess.
+syntax (YAML) -> schema (one model per step type) -> references (targets,
+prompts, queues, subflows) -> safety (every path ends with a person). A set of
+flows is usable only when no layer reports an error.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import re
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
-from ivr.flows.model import Flow, Step
+from ivr.flows.diagnostics import Diagnostic, FlowValidationError
+from ivr.flows.model import Flow, FlowSet
+from ivr.flows.prompts_catalog import load_prompts
+from ivr.flows.schema import ID, STEP_MODELS, FlowFile
+from ivr.flows.yaml_source import Source, load_source
 
-STEP_TYPES = {"say", "menu", "route", "hangup"}
-TARGET_KEYS = {"next", "on_no_input", "on_no_match"}
-
-
-class FlowError(ValueError):
-    """A flow file is wrong; ``str()`` is ``file:line: message``."""
-
-
-def _lines(node: yaml.Node) -> dict[str, int]:
-    """Line (1-based) of each key of a YAML mapping node."""
-    if not isinstance(node, yaml.MappingNode):
-        return {}
-    return {k.value: k.start_mark.line + 1 for k, _v in node.value}
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+_ID = re.compile(ID)
 
 
-def load_flow(path: Path) -> Flow:
+def _did_you_mean(word: str, candidates: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _fields(model: type[BaseModel]) -> list[str]:
+    return [f.alias or name for name, f in model.model_fields.items()]
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]:
+    """The nested model that a pydantic error location points into."""
+    current = model
+    for part in loc:
+        if not isinstance(part, str):
+            continue
+        field = next((f for n, f in current.model_fields.items()
+                      if part in (n, f.alias)), None)
+        if field is None:
+            break
+        inner = _find_model(field.annotation)
+        if inner is None:
+            break
+        current = inner
+    return current
+
+
+def _find_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation) if not isinstance(annotation, types.NoneType) else ():
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _schema_diagnostics(exc: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...],
+                        src: Source, what: str) -> list[Diagnostic]:
+    out = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        line, col = src.where(prefix + loc)
+        kind = err["type"]
+        key = loc[-1] if loc else ""
+        where_txt = f"{what}: " if what else ""
+        if kind == "extra_forbidden":
+            parent = _model_at(model, loc[:-1])
+            code = "IVR100"
+            msg = f"unknown key '{key}'{_did_you_mean(str(key), _fields(parent))}"
+        elif kind == "missing":
+            code, msg = "IVR102", f"missing '{key}'"
+        elif kind == "string_pattern_mismatch" and err["ctx"].get("pattern") == ID:
+            code = "IVR103"
+            msg = (f"'{err['input']}' for '{key}' is not a valid id "
+                   "(lowercase letters, digits and _, starting with a letter)")
+        elif kind == "literal_error":
+            code = "IVR103"
+            msg = f"'{err['input']}' is not allowed for '{key}': expected {err['ctx']['expected']}"
+        elif kind == "string_type" and isinstance(err["input"], bool):
+            code = "IVR103"
+            msg = (f"'{key}' must be text: YAML reads yes/no/on/off/true/false unquoted as "
+                   "true or false; put the word in quotes")
+        else:
+            code = "IVR107" if any(p in ("hours", "holidays") for p in loc) else "IVR103"
+            text = err["msg"].removeprefix("Value error, ")
+            msg = f"'{key}': {text}" if isinstance(key, str) and key else text
+        out.append(Diagnostic(src.file, line, col, code, where_txt + msg))
+    return out
+
+
+def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
+    """Syntax and schema layers for one file."""
+    file = str(path)
     text = path.read_text(encoding="utf-8")
     try:
-        root = yaml.compose(text)
-        data: Any = yaml.safe_load(text)
+        src = load_source(text, file)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise FlowError(f"{where}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("steps"), dict):
-        raise FlowError(f"{path}:1: a flow needs a 'steps' mapping")
-    step_nodes = {k.value: v for k, v in root.value if k.value == "steps"}["steps"]
-    lines = _lines(step_nodes)
-    steps: dict[str, Step] = {}
-    for sid, body in data["steps"].items():
-        line = lines.get(sid, 1)
-        if not isinstance(body, dict) or body.get("type") not in STEP_TYPES:
-            raise FlowError(f"{path}:{line}: step {sid!r}: type must be one of "
-                            f"{', '.join(sorted(STEP_TYPES))}")
-        steps[sid] = Step(id=sid, type=body["type"], line=line,
-                          params={k: v for k, v in body.items() if k != "type"})
-    start = data.get("start", next(iter(steps)))
-    on_error = data.get("on_error", "operator")
-    for step in steps.values():
-        targets = [step.get(k) for k in TARGET_KEYS] + list(
-            (step.get("options") or {}).values())  # type: ignore[union-attr]
-        for target in targets:
-            if target is not None and target not in steps:
-                raise FlowError(f"{path}:{step.line}: step {step.id!r}: "
-                                f"goes to {target!r}, which is not a step")
-    if start not in steps:
-        raise FlowError(f"{path}:1: start step {start!r} is not a step")
-    return Flow(
-        name=str(data.get("flow", path.stem)),
-        version=hashlib.sha256(text.encode()).hexdigest()[:12],
-        path=str(path),
-        language=str(data.get("language", "en")),
-        speech_rate=str(data.get("speech_rate", "normal")),
-        start=start,
-        on_error=str(on_error),
-        steps=steps,
-    )
+        return None, [Diagnostic(file, mark.line + 1 if mark else 1,
+                                 mark.column + 1 if mark else 1, "IVR001",
+                                 f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+    found: list[Diagnostic] = []
+    for dup, line, col in src.duplicates:
+        if len(dup) == 2 and dup[0] == "steps":
+            msg = f"step '{dup[1]}' is defined twice"
+        else:
+            msg = f"key '{dup[-1]}' appears twice in the same place"
+        found.append(Diagnostic(file, line, col, "IVR002", msg))
+    data = src.data
+    if not isinstance(data, dict):
+        return None, [*found, Diagnostic(file, 1, 1, "IVR103", "a flow file is a mapping "
+                                         "with 'flow', 'languages', 'start', 'steps'...")]
+    header = {k: v for k, v in data.items() if k != "steps"}
+    try:
+        FlowFile.model_validate({**header, "steps": {"x": {"type": "hangup"}}})
+    except ValidationError as exc:
+        found += _schema_diagnostics(exc, FlowFile, (), src, "")
+    steps = data.get("steps")
+    if not isinstance(steps, dict) or not steps:
+        line, col = src.where(("steps",))
+        found.append(Diagnostic(file, line, col, "IVR102" if steps is None else "IVR103",
+                                "a flow needs 'steps': a mapping of step id -> step"))
+        return None, found
+    for sid, body in steps.items():
+        line, col = src.where(("steps", sid))
+        if not _ID.match(str(sid)):
+            found.append(Diagnostic(file, line, col, "IVR103", f"step id '{sid}' is not valid "
+                                    "(lowercase letters, digits and _, starting with a letter)"))
+        if not isinstance(body, dict):
+            found.append(Diagnostic(file, line, col, "IVR103",
+                                    f"step '{sid}' must be a mapping with a 'type'"))
+            continue
+        kind = body.get("type")
+        if kind is None:
+            found.append(Diagnostic(file, line, col, "IVR102", f"step '{sid}' needs a 'type' "
+                                    f"(one of {', '.join(sorted(STEP_MODELS))})"))
+            continue
+        model = STEP_MODELS.get(str(kind))
+        if model is None:
+            tline, tcol = src.where(("steps", sid, "type"))
+            found.append(Diagnostic(file, tline, tcol, "IVR101",
+                                    f"step '{sid}': unknown step type '{kind}'"
+                                    f"{_did_you_mean(str(kind), STEP_MODELS)}"))
+            continue
+        try:
+            model.model_validate(body)
+        except ValidationError as exc:
+            found += _schema_diagnostics(exc, model, ("steps", sid), src,
+                                         f"{kind} step '{sid}'")
+    if any(d.severity == "error" for d in found):
+        return None, found
+    spec = FlowFile.model_validate(data)
+    version = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return Flow(spec.flow, version, file, spec, src), found
+
+
+def flow_files(paths: typing.Iterable[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    return files
+
+
+def load_flow_set(paths: typing.Iterable[Path], prompts_dir: Path = PROMPTS_DIR
+                  ) -> tuple[FlowSet | None, list[Diagnostic]]:
+    """Every layer over a set of files. The set is None when any error was found."""
+    from ivr.flows.checks import check_references
+    from ivr.flows.safety import check_safety
+
+    prompts, raw_prompts, found = load_prompts(prompts_dir)
+    flows: dict[str, Flow] = {}
+    for path in flow_files(paths):
+        flow, diags = parse_flow_file(path)
+        found += diags
+        if flow is None:
+            continue
+        if flow.name in flows:
+            line, col = flow.where("flow")
+            found.append(Diagnostic(flow.path, line, col, "IVR109",
+                                    f"flow name '{flow.name}' is already used by "
+                                    f"{flows[flow.name].path}"))
+            continue
+        # the version covers the prompts the flow speaks, too
+        extra = "".join(raw_prompts.get(lang, "") for lang in flow.spec.languages)
+        version = hashlib.sha256((flow.version + extra).encode()).hexdigest()[:12]
+        flows[flow.name] = Flow(flow.name, version, flow.path, flow.spec, flow.source)
+    found += check_references(flows, prompts, str(prompts_dir))
+    if not any(d.severity == "error" for d in found):
+        found += check_safety(flows)
+    if any(d.severity == "error" for d in found):
+        return None, sorted(found)
+    set_version = hashlib.sha256("".join(sorted(f.version for f in flows.values()))
+                                 .encode()).hexdigest()[:12]
+    return FlowSet(flows, prompts, set_version), sorted(found)
+
+
+def load_flow_set_or_raise(paths: typing.Iterable[Path],
+                           prompts_dir: Path = PROMPTS_DIR) -> FlowSet:
+    flow_set, found = load_flow_set(paths, prompts_dir)
+    if flow_set is None:
+        raise FlowValidationError(found)
+    return flow_set

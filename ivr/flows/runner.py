@@ -1,21 +1,31 @@
-"""Runs a loaded flow on a call, recording each step as it happens.
+"""Runs a flow on a call, one step type per method, recording each step as it happens.
 
 The law of the engine: a failure never leaves the caller in silence. An error
-in a step sends the call to the flow's ``on_error`` queue; a queue nobody
-answers sends it to the operator, and then to the emergency team.
+in a step sends the call to the current flow's ``on_error`` step (checked to be
+a person); a queue nobody answers escalates to the operator, then to the
+emergency team; the flow's emergency key works at every menu.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
 
-from ivr.flows.model import Flow, Step
+from ivr.flows import schema as s
+from ivr.flows.model import Flow, FlowSet
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import ALL_KEYS, Channel, QueueOutcome
 from ivr.telephony.errors import CallerHangup
+from ivr.triage.decision import Triager
 
 log = logging.getLogger(__name__)
+
+MAX_STEPS = 500  # a runaway flow (a caller looping a menu all night) ends with a person
 
 
 def escalation_chain(queue: str) -> list[str]:
@@ -26,115 +36,365 @@ def escalation_chain(queue: str) -> list[str]:
         return [queue, "emergency"]
     return [queue, "operator", "emergency"]
 
-GOODBYE = "Thank you for calling City Hospital. Goodbye."
-
 
 @dataclass
 class CallState:
     call_id: str
+    flow_set: FlowSet
     flow: Flow
     channel: Channel
+    vars: dict[str, Any] = field(default_factory=dict)
     pending_digit: str | None = None
-    variables: dict[str, str] = field(default_factory=dict)
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+
+    @property
+    def lang(self) -> str:
+        return str(self.vars.get("lang", self.flow.language))
+
+    @property
+    def rate(self) -> str:
+        return str(self.vars.get("speech_rate", self.flow.spec.defaults.speech_rate))
+
+    def timeout(self, step_timeout: float | None) -> float:
+        return float(step_timeout or self.vars.get("timeout") or self.flow.spec.defaults.timeout)
+
+    def retries(self, step_retries: int | None) -> int:
+        if step_retries is not None:
+            return step_retries
+        return int(self.vars.get("retries", self.flow.spec.defaults.retries))
+
+
+Result = tuple[str | None, str | None]  # (next step id, outcome when the call is finished)
+
+
+def test_passes(test: s.Test, value: Any) -> bool:
+    if test.equals is not None:
+        return str(value) == str(test.equals) if value is not None else False
+    if test.in_ is not None:
+        return str(value) in {str(v) for v in test.in_}
+    try:
+        return float(value) >= float(test.at_least)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def apply_profiles(flow: Flow, vars: dict[str, Any]) -> list[str]:
+    """Caller-profile hook: adjust speech rate, timeouts and input mode for this caller."""
+    applied = []
+    for i, rule in enumerate(flow.spec.profiles):
+        if test_passes(rule.when, vars.get(rule.when.var)):
+            for key, value in rule.set.model_dump(exclude_none=True).items():
+                vars[key] = value
+            applied.append(f"profile {i + 1} ({rule.when.var})")
+    return applied
+
+
+_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_.]*)\}")
+
+
+def fill(template: str, vars: dict[str, Any]) -> str:
+    """``{var}`` placeholders from call variables; unknown ones become '?'."""
+    return _PLACEHOLDER.sub(lambda m: str(vars.get(m.group(1), "?")), template)
 
 
 class FlowRunner:
-    def __init__(self, recorder: CallRecorder) -> None:
+    def __init__(self, recorder: CallRecorder, triager: Triager) -> None:
         self.recorder = recorder
+        self.triager = triager
 
     async def run(self, state: CallState) -> str:
         """Run to the end; returns the outcome. CallerHangup propagates to the caller."""
-        flow = state.flow
-        step: Step | None = flow.steps[flow.start]
+        step_id: str | None = state.flow.start
         try:
             await state.channel.answer()
-            while step is not None:
-                await self.recorder.event(state.call_id, "step", step.id, type=step.type)
-                step, outcome = await getattr(self, f"_{step.type}")(state, step)
+            applied = apply_profiles(state.flow, state.vars)
+            if applied:
+                await self._event(state, "profile", "", applied=applied,
+                                  speech_rate=state.rate, timeout=state.timeout(None))
+            for _ in range(MAX_STEPS):
+                if step_id is None:
+                    break
+                step = state.flow.steps[step_id]
+                await self._event(state, "step", step_id, type=step.type,  # type: ignore[attr-defined]
+                                  flow=state.flow.name)
+                step_id, outcome = await getattr(self, f"_{step.type}")(state, step_id, step)  # type: ignore[attr-defined]
                 if outcome:
                     return outcome
-            return await self._goodbye(state)
+            else:
+                raise RuntimeError(f"more than {MAX_STEPS} steps in one call")
+            raise RuntimeError(f"flow '{state.flow.name}' stopped without an end step")
         except CallerHangup:
             raise
         except Exception as exc:
             log.exception("call %s: step failed", state.call_id)
-            await self.recorder.event(state.call_id, "error", text=repr(exc)[:500])
-            return await self._to_human(state, flow.on_error, priority=5,
-                                        summary="The automated line failed during the call")
+            await self._event(state, "error", step_id or "", text=repr(exc)[:500])
+            target = state.flow.steps[state.flow.spec.on_error]
+            if isinstance(target, s.Route):
+                return await self._to_people(state, target)
+            return await self._to_human(state, "operator", 5, "The automated line failed")
 
-    # --- steps: each returns (next step, outcome if the call is finished) ----------
-    async def _say(self, state: CallState, step: Step) -> tuple[Step | None, str | None]:
-        text = str(step.get("text"))
-        await self.recorder.event(state.call_id, "prompt", step.id, text=text)
-        digit = await state.channel.say(text, state.flow.language, state.flow.speech_rate,
-                                        interrupt=ALL_KEYS if step.get("interrupt") else "")
+    async def emergency_override(self, state: CallState) -> str:
+        """The global switch is on: every new call goes straight to the emergency lane."""
+        await state.channel.answer()
+        await self._event(state, "override", "", text="emergency override active")
+        return await self._to_human(state, "emergency", 10, "Emergency override: all calls")
+
+    async def _event(self, state: CallState, kind: str, step: str, text: str = "",
+                     **detail: Any) -> None:
+        await self.recorder.event(state.call_id, kind, step, text, **detail)
+
+    # --- speaking and listening -----------------------------------------------------
+    def _text(self, state: CallState, prompt_id: str) -> str:
+        return state.flow_set.prompt_text(prompt_id, state.lang)
+
+    async def _speak(self, state: CallState, step_id: str, prompt_id: str,
+                     interrupt: bool = False) -> str | None:
+        text = self._text(state, prompt_id)
+        await self._event(state, "prompt", step_id, text=text, prompt=prompt_id, lang=state.lang)
+        return await state.channel.say(text, state.lang, state.rate,
+                                       interrupt=ALL_KEYS if interrupt else "")
+
+    async def _read_key(self, state: CallState, step_id: str, prompt_id: str,
+                        timeout: float | None, max_digits: int = 1) -> str:
+        if state.pending_digit:
+            key, state.pending_digit = state.pending_digit, None
+            return key
+        text = self._text(state, prompt_id)
+        await self._event(state, "prompt", step_id, text=text, prompt=prompt_id, lang=state.lang)
+        return await state.channel.collect_digits(text, max_digits, state.timeout(timeout),
+                                                  state.lang, state.rate)
+
+    def _emergency(self, state: CallState, key: str) -> str | None:
+        spec = state.flow.spec
+        return spec.emergency_step if spec.emergency_key and key == spec.emergency_key else None
+
+    # --- steps: each returns (next step, outcome if the call is finished) ---------------
+    async def _say(self, state: CallState, sid: str, step: s.Say) -> Result:
+        digit = await self._speak(state, sid, step.prompt, step.barge_in)
         if digit:  # barge-in: the key answers the next menu
+            if target := self._emergency(state, digit):
+                await self._event(state, "input", sid, dtmf=digit, emergency_key=True)
+                return target, None
             state.pending_digit = digit
-        return self._next(state, step.get("next")), None
+        return step.next, None
 
-    async def _menu(self, state: CallState, step: Step) -> tuple[Step | None, str | None]:
-        options: dict[str, str] = {str(k): str(v) for k, v in
-                                   dict(step.get("options") or {}).items()}  # type: ignore[arg-type]
-        retries = int(step.get("retries", 2))  # type: ignore[arg-type]
-        prompt = str(step.get("prompt"))
+    async def _play(self, state: CallState, sid: str, step: s.Play) -> Result:
+        await self._event(state, "prompt", sid, sound=step.sound)
+        digit = await state.channel.play(step.sound, ALL_KEYS if step.barge_in else "")
+        if digit:
+            if target := self._emergency(state, digit):
+                return target, None
+            state.pending_digit = digit
+        return step.next, None
+
+    async def _menu(self, state: CallState, sid: str, step: s.Menu) -> Result:
+        retries = state.retries(step.retries)
+        kind = "no_input"
         for attempt in range(retries + 1):
             barge_in = bool(state.pending_digit)
-            if state.pending_digit:
-                digits, state.pending_digit = state.pending_digit, None
+            key = await self._read_key(state, sid, step.prompt, step.timeout)
+            if target := self._emergency(state, key[:1]):
+                await self._event(state, "input", sid, dtmf=key, emergency_key=True)
+                return target, None
+            option = next((o for o in step.options if o.key is not None and o.key == key), None)
+            if option is not None:
+                await self._event(state, "input", sid, dtmf=key, barge_in=barge_in,
+                                  goto=option.goto)
+                await self._assign(state, sid, option.set)
+                return option.goto, None
+            kind = "no_input" if not key else "no_match"
+            await self._event(state, kind, sid, dtmf=key, attempt=attempt + 1)
+            fallback: s.Fallback = getattr(step, kind)
+            if attempt < retries and fallback.prompt:
+                await self._speak(state, sid, fallback.prompt)
+        return getattr(step, kind).goto, None
+
+    async def _ask(self, state: CallState, sid: str, step: s.Ask) -> Result:
+        retries = state.retries(step.retries)
+        kind = "no_input"
+        for attempt in range(retries + 1):
+            text = self._text(state, step.prompt)
+            await self._event(state, "prompt", sid, text=text, prompt=step.prompt)
+            heard = await state.channel.hear(
+                text, state.lang, state.rate, max_seconds=step.max_seconds,
+                timeout=state.timeout(step.timeout),
+                phrases=[p for ps in step.grammar.values() for p in ps] or None)
+            if heard.dtmf:  # a key during listening is an answer too
+                await self._event(state, "input", sid, dtmf=heard.dtmf)
+                if heard.dtmf in step.dtmf_fallback:
+                    state.vars[step.into] = step.dtmf_fallback[heard.dtmf]
+                    return step.next, None
+                if target := self._emergency(state, heard.dtmf):
+                    return target, None
+                kind = "no_match"
+            elif heard.text:
+                await self._event(state, "turn", sid, text=heard.text,
+                                  confidence=round(heard.confidence, 3))
+                value = (self._interpret(step, heard.text)
+                         if heard.confidence >= step.min_confidence else None)
+                if value is not None:
+                    state.vars[step.into] = value
+                    return step.next, None
+                kind = "no_match"
             else:
-                await self.recorder.event(state.call_id, "prompt", step.id, text=prompt,
-                                          attempt=attempt + 1)
-                digits = await state.channel.collect_digits(
-                    prompt, 1, float(step.get("timeout", 5)),  # type: ignore[arg-type]
-                    state.flow.language, state.flow.speech_rate)
-            if digits in options:
-                await self.recorder.event(state.call_id, "input", step.id, dtmf=digits,
-                                          barge_in=barge_in)
-                await self.recorder.update(state.call_id, choice=digits)
-                return self._next(state, options[digits]), None
-            kind = "no_input" if not digits else "no_match"
-            await self.recorder.event(state.call_id, kind, step.id, dtmf=digits,
-                                      attempt=attempt + 1)
-            if attempt < retries and step.get(f"{kind}_prompt"):
-                sorry = str(step.get(f"{kind}_prompt"))
-                await self.recorder.event(state.call_id, "prompt", step.id, text=sorry)
-                await state.channel.say(sorry, state.flow.language, state.flow.speech_rate)
-        return self._next(state, step.get(f"on_{kind}")), None
+                kind = "no_input"
+            await self._event(state, kind, sid, attempt=attempt + 1)
+            fallback: s.Fallback = getattr(step, kind)
+            if attempt < retries and fallback.prompt:
+                await self._speak(state, sid, fallback.prompt)
+        return getattr(step, kind).goto, None
 
-    async def _route(self, state: CallState, step: Step) -> tuple[Step | None, str | None]:
-        outcome = await self._to_human(state, str(step.get("queue")),
-                                       int(step.get("priority", 0)),  # type: ignore[arg-type]
-                                       str(step.get("summary", "")))
-        return None, outcome
+    @staticmethod
+    def _interpret(step: s.Ask, text: str) -> str | None:
+        if step.mode == "free":
+            return text
+        from ivr.triage.keywords import normalise
 
-    async def _hangup(self, state: CallState, step: Step) -> tuple[Step | None, str | None]:
-        return None, await self._goodbye(state, str(step.get("text", GOODBYE)))
+        said = normalise(text)
+        for value, phrases in step.grammar.items():
+            if any(normalise(p) in said for p in phrases):
+                return value
+        return None
 
-    # --- helpers -----------------------------------------------------------------
-    def _next(self, state: CallState, target: object) -> Step | None:
-        return state.flow.steps[str(target)] if target else None
+    async def _triage(self, state: CallState, sid: str, step: s.Triage) -> Result:
+        text = str(state.vars.get(step.input, ""))
+        decision = self.triager.decide(text, state.lang, {
+            k: v for k, v in state.vars.items() if k.startswith("caller.")})
+        state.vars.update({"triage.urgency": decision.urgency,
+                           "triage.department": decision.department,
+                           "triage.priority": decision.queue_priority})
+        await self._event(state, "triage", sid, text=text, **decision.as_dict())
+        await self.recorder.update(state.call_id, department=decision.department)
+        if decision.crisis:
+            return step.crisis, None
+        if decision.urgency > 1 and decision.department in step.departments:
+            return step.departments[decision.department], None
+        # A missing level escalates: the next more urgent branch takes the caller.
+        for level in range(decision.urgency, 0, -1):
+            if str(level) in step.urgency:
+                return step.urgency[str(level)], None  # type: ignore[index]
+        return step.urgency["1"], None
 
-    async def _goodbye(self, state: CallState, text: str = GOODBYE) -> str:
-        await self.recorder.event(state.call_id, "prompt", "goodbye", text=text)
-        await state.channel.say(text, state.flow.language, state.flow.speech_rate)
+    async def _route(self, state: CallState, sid: str, step: s.Route) -> Result:
+        return None, await self._to_people(state, step)
+
+    async def _callback(self, state: CallState, sid: str, step: s.Callback) -> Result:
+        key = await self._read_key(state, sid, step.prompt, None)
+        if key != step.accept_key:
+            await self._event(state, "callback", sid, accepted=False, dtmf=key)
+            return step.declined, None
+        await self._event(state, "callback", sid, accepted=True, queue=step.queue,
+                          number=state.channel.caller_number)
+        await self._speak(state, sid, step.confirm)
+        return step.accepted, None
+
+    async def _survey(self, state: CallState, sid: str, step: s.Survey) -> Result:
+        answers: dict[str, int | None] = {}
+        for q in step.questions:
+            key = await self._read_key(state, sid, q.prompt, step.timeout)
+            answers[q.id] = int(key) if key.isdigit() and 1 <= int(key) <= q.scale else None
+            state.vars[f"survey.{q.id}"] = answers[q.id]
+        await self._event(state, "survey", sid, answers=answers)
+        return step.next, None
+
+    async def _assign(self, state: CallState, sid: str, values: dict[str, Any]) -> None:
+        if values:
+            state.vars.update(values)
+            await self._event(state, "set", sid, **{k.replace(".", "_"): v
+                                                     for k, v in values.items()})
+            if "choice" in values:
+                await self.recorder.update(state.call_id, choice=str(values["choice"]))
+
+    async def _set(self, state: CallState, sid: str, step: s.SetVars) -> Result:
+        await self._assign(state, sid, step.vars)
+        return step.next, None
+
+    async def _switch(self, state: CallState, sid: str, step: s.Switch) -> Result:
+        value = state.vars.get(step.var)
+        return step.cases.get(str(value), step.default), None
+
+    async def _branch(self, state: CallState, sid: str, step: s.Branch) -> Result:
+        for cond in step.when:
+            if test_passes(cond, state.vars.get(cond.var)):
+                return cond.goto, None
+        return step.else_, None
+
+    async def _goto(self, state: CallState, sid: str, step: s.Goto) -> Result:
+        return step.target, None
+
+    async def _subflow(self, state: CallState, sid: str, step: s.Subflow) -> Result:
+        state.flow = state.flow_set.flows[step.flow]
+        await self._event(state, "subflow", sid, flow=step.flow, version=state.flow.version)
+        return state.flow.start, None
+
+    async def _schedule(self, state: CallState, sid: str, step: s.Schedule) -> Result:
+        local = state.now().astimezone(ZoneInfo(step.timezone))
+        is_open = is_open_at(step, local)
+        await self._event(state, "schedule", sid, open=is_open, at=local.isoformat())
+        return (step.open if is_open else step.closed), None
+
+    async def _hangup(self, state: CallState, sid: str, step: s.Hangup) -> Result:
+        if step.prompt:
+            await self._speak(state, sid, step.prompt)
         await state.channel.hangup()
-        return "goodbye"
+        return None, "goodbye"
+
+    # --- people ------------------------------------------------------------------
+    async def _to_people(self, state: CallState, step: s.Route) -> str:
+        summary = fill(step.summary or "", state.vars)
+        if step.extension:
+            await self._event(state, "route", "", extension=step.extension, summary=summary)
+            await self.recorder.update(state.call_id, queue=f"ext:{step.extension}",
+                                       outcome="routed")
+            result = await state.channel.dial(step.extension, summary=summary,
+                                              call_id=state.call_id)
+            if result.answered:
+                await self.recorder.update(state.call_id, outcome="answered", agent=result.agent)
+                await state.channel.hangup()
+                return "answered"
+            return await self._to_human(state, "operator", max(step.priority, 3), summary)
+        if step.emergency:
+            return await self._to_human(state, "emergency", 10, summary)
+        if step.triaged:
+            dept = str(state.vars.get("triage.department", "general_medicine"))
+            prio = int(state.vars.get("triage.priority", step.priority))
+            return await self._to_human(state, dept, max(prio, step.priority), summary)
+        return await self._to_human(state, str(step.queue), step.priority, summary)
 
     async def _to_human(self, state: CallState, queue: str, priority: int, summary: str) -> str:
         """Queue the caller; if the queue cannot take them, escalate until someone does."""
         result: QueueOutcome | None = None
         for attempt, q in enumerate(escalation_chain(queue)):
-            await self.recorder.event(state.call_id, "route", q, queue=q, priority=priority,
-                                      summary=summary, escalation=attempt > 0)
+            await self._event(state, "route", q, queue=q, priority=priority, summary=summary,
+                              escalation=attempt > 0)
             await self.recorder.update(state.call_id, queue=q, queue_priority=priority,
-                                       department=q, outcome="routed")
+                                       department=q if attempt else None, outcome="routed")
             result = await state.channel.transfer_to_queue(
                 q, priority, summary=summary, call_id=state.call_id)
-            await self.recorder.event(state.call_id, "queue", q, status=result.status,
-                                      agent=result.agent)
+            await self._event(state, "queue", q, status=result.status, agent=result.agent)
             if result.answered:
                 await self.recorder.update(state.call_id, outcome="answered", agent=result.agent)
                 await state.channel.hangup()
                 return "answered"
         # Not marked done: the dialplan's own fallback (operator, emergency) takes over.
         return f"unanswered:{result.status if result else 'none'}"
+
+
+DAY_INDEX = {d: i for i, d in enumerate(s.DAYS)}
+
+
+def is_open_at(step: s.Schedule, local: dt.datetime) -> bool:
+    if local.date().isoformat() in step.holidays:
+        return False
+    weekday = local.weekday()
+    hhmm = local.strftime("%H:%M")
+    for days, ranges in step.hours.items():
+        first, _, last = days.partition("-")
+        lo, hi = DAY_INDEX[first], DAY_INDEX[last or first]
+        if lo <= weekday <= hi:
+            for r in ranges:
+                start, end = r.split("-")
+                if start <= hhmm < end:
+                    return True
+    return False
+

@@ -35,8 +35,12 @@ PROFILES = {
     "slower": RateProfile("slower", 105, 900),
 }
 
-# espeak-ng voice ids per language we serve.
+# espeak-ng voice ids per language we serve (keys: the language part of "zh-CN").
 VOICES = {"en": "gmw/en", "zh": "sit/cmn", "ko": "ko"}
+
+
+def voice_for(lang: str) -> str:
+    return VOICES[lang.split("-")[0].lower()]
 
 
 class TtsError(RuntimeError):
@@ -69,7 +73,7 @@ class Synthesizer:
 
     def key(self, text: str, lang: str, profile: str) -> str:
         p = PROFILES[profile]
-        blob = f"v1|{VOICES[lang]}|{p.words_per_minute}|{p.sentence_pause_ms}|{text}"
+        blob = f"v1|{voice_for(lang)}|{p.words_per_minute}|{p.sentence_pause_ms}|{text}"
         return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
     def cached(self, text: str, lang: str = "en", profile: str = "normal") -> Path:
@@ -86,7 +90,7 @@ class Synthesizer:
             last_error: Exception | None = None
             for _attempt in range(3):
                 try:
-                    self._pool.submit(_synthesize_job, _with_pauses(text, p), VOICES[lang],
+                    self._pool.submit(_synthesize_job, _with_pauses(text, p), voice_for(lang),
                                       p.words_per_minute, str(raw)).result(timeout=60)
                     samples, rate = read_wav(raw)
                     check_duration(text, len(samples) / rate, p)

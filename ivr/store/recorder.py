@@ -127,6 +127,17 @@ class CallRecorder:
             return s.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid)
                             .options(selectinload(Call.events)))
 
+    def recent_calls(self, caller: str, hours: int = 24) -> int:
+        """How many calls this number made in the last ``hours`` (repeat callers)."""
+        from datetime import timedelta
+
+        from sqlalchemy import func
+
+        since = utcnow() - timedelta(hours=hours)
+        with Session(self.engine) as s:
+            return s.scalar(select(func.count()).select_from(Call).where(
+                Call.caller_masked == mask_number(caller), Call.started_at >= since)) or 0
+
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.engine.dispose()

@@ -38,6 +38,15 @@ class QueueOutcome:
         return self.status == "ANSWERED"
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What the caller answered while we listened: words (with confidence) or a key."""
+
+    text: str = ""
+    confidence: float = 0.0
+    dtmf: str = ""
+
+
 class Channel(Protocol):
     """What a call flow may do with a call."""
 
@@ -51,6 +60,10 @@ class Channel(Protocol):
     async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
                              lang: str = "en", profile: str = "normal") -> str: ...
     async def listen(self, seconds: float) -> bytes: ...
+    async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
+                   max_seconds: float = 15.0, timeout: float = 5.0,
+                   phrases: list[str] | None = None) -> Heard: ...
+    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome: ...
     async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
                                 summary: str = "", call_id: str = "") -> QueueOutcome: ...
     async def set_variable(self, name: str, value: str) -> None: ...
@@ -129,6 +142,23 @@ class AgiChannel:
             await stream.close()
         await app  # raises CallerHangup if the caller left meanwhile
         return bytes(audio)
+
+    async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
+                   max_seconds: float = 15.0, timeout: float = 5.0,
+                   phrases: list[str] | None = None) -> Heard:
+        """Ask and take the answer. Without a speech recogniser on this channel, the
+        answer is a key (the prompt tells callers which keys to use)."""
+        return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
+
+    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
+        """Ring one extension (a ward, a named nurse) for up to 30 s."""
+        await self.set_variable(v.IVR_CALL_ID, call_id)
+        await self.set_variable(v.IVR_SUMMARY, summary[:200])
+        await self.session.command(
+            command("EXEC", "Dial", f"PJSIP/{extension},30,b({v.AGENT_PREDIAL})"))
+        status = await self.get_variable("DIALSTATUS") or "UNKNOWN"
+        return QueueOutcome("ANSWERED" if status == "ANSWER" else status,
+                            f"PJSIP/{extension}" if status == "ANSWER" else None)
 
     async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
                                 summary: str = "", call_id: str = "") -> QueueOutcome:

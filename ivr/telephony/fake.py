@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from ivr.telephony.channel import QueueOutcome
+from ivr.telephony.channel import Heard, QueueOutcome
 from ivr.telephony.errors import CallerHangup
 
 HANGUP = "<hangup>"
+SAY = "say:"  # "say:I have chest pain" - the caller speaks (confidence 0.9)
 
 
 class UnexpectedCommand(AssertionError):
@@ -22,8 +23,9 @@ class UnexpectedCommand(AssertionError):
 
 @dataclass
 class FakeChannel:
-    """``keys``: what the caller presses at each prompt that reads keys ("" = no input,
-    HANGUP = hangs up there). ``queues``: outcome per queue name."""
+    """``keys``: what the caller does at each prompt that waits for an answer: a key,
+    "" (no input), ``SAY + words`` (speech), or HANGUP. ``queues``: outcome per queue
+    name (``ext:<n>`` for extensions)."""
 
     keys: list[str] = field(default_factory=list)
     queues: dict[str, QueueOutcome] = field(default_factory=dict)
@@ -69,7 +71,23 @@ class FakeChannel:
                              lang: str = "en", profile: str = "normal") -> str:
         self._check()
         self.log.append(("collect", prompt))
-        return self._next_key(prompt)
+        key = self._next_key(prompt)
+        if key.startswith(SAY):
+            raise UnexpectedCommand(f"the caller speaks ({key!r}) but {prompt!r} reads keys")
+        return key
+
+    async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
+                   max_seconds: float = 15.0, timeout: float = 5.0,
+                   phrases: list[str] | None = None) -> Heard:
+        self._check()
+        self.log.append(("hear", prompt))
+        answer = self._next_key(prompt)
+        if answer.startswith(SAY):
+            return Heard(text=answer[len(SAY):], confidence=0.9)
+        return Heard(dtmf=answer)
+
+    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
+        return await self.transfer_to_queue(f"ext:{extension}", 0, summary=summary)
 
     async def listen(self, seconds: float) -> bytes:
         self._check()

@@ -1,0 +1,1 @@
+"""Clinical triage: caller's words (+ context) -> urgency, department, priority, reasons."""

@@ -1,18 +1,28 @@
-"""The walking-skeleton flow on a scripted channel: every path ends with a person."""
+"""The flow runner on a scripted channel: every step type, every path ends with a person."""
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
-from ivr.flows.loader import FlowError, load_flow
-from ivr.flows.runner import CallState, FlowRunner, escalation_chain
+from ivr.flows.loader import load_flow_set_or_raise
+from ivr.flows.runner import CallState, FlowRunner, escalation_chain, fill
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.errors import CallerHangup
-from ivr.telephony.fake import HANGUP, FakeChannel, UnexpectedCommand
+from ivr.telephony.fake import HANGUP, SAY, FakeChannel, UnexpectedCommand
+from ivr.triage.keywords import KeywordTriager
 
-MAIN = Path(__file__).parents[2] / "dialplans" / "main.yaml"
+FLOWS = Path(__file__).parents[1] / "flows"
 ANSWERED = QueueOutcome("ANSWERED", "PJSIP/1001")
+# A Wednesday, 10:00 in Shanghai: the clinic is open.
+OPEN = dt.datetime(2026, 11, 25, 2, 0, tzinfo=dt.UTC)
+CLOSED = dt.datetime(2026, 11, 25, 14, 0, tzinfo=dt.UTC)  # 22:00 in Shanghai
+
+
+@pytest.fixture(scope="module")
+def flow_set():
+    return load_flow_set_or_raise([FLOWS / "valid"], FLOWS / "prompts")
 
 
 @pytest.fixture
@@ -22,74 +32,163 @@ def recorder(tmp_path):
     rec.close()
 
 
-async def run(recorder, channel):
-    flow = load_flow(MAIN)
+async def run(recorder, flow_set, channel, at=OPEN, **vars):
+    flow = flow_set.flows["clinic"]
     call_id = await recorder.start(channel.uniqueid, "Local/x", channel.caller_number,
-                                   flow.name, flow.version)
+                                   flow.name, flow_set.version)
+    state = CallState(call_id, flow_set, flow, channel, vars={"lang": "en-US", **vars},
+                      now=lambda: at)
     try:
-        outcome = await FlowRunner(recorder).run(CallState(call_id, flow, channel))
+        outcome = await FlowRunner(recorder, KeywordTriager()).run(state)
     finally:
         await recorder.finish(call_id, "caller_hangup" if channel.hung_up else "error")
-    return outcome, recorder.get(call_id)
+    return outcome, recorder.get(call_id), state
 
 
-async def test_choice_routes_to_department_queue_with_priority(recorder):
-    ch = FakeChannel(keys=["2"], queues={"pharmacy": ANSWERED})
-    outcome, record = await run(recorder, ch)
+def kinds(record):
+    return [e.kind for e in record.events]
+
+
+async def test_menu_choice_routes_with_priority_and_summary(recorder, flow_set):
+    ch = FakeChannel(keys=["1"], queues={"general_medicine": ANSWERED})
+    outcome, record, _ = await run(recorder, flow_set, ch)
     assert outcome == "answered"
-    assert ("queue", "pharmacy:2") in ch.log
     assert (record.choice, record.queue, record.queue_priority, record.agent) == (
-        "2", "pharmacy", 2, "PJSIP/1001")
+        "nurse", "general_medicine", 3, "PJSIP/1001")
+    route = next(e for e in record.events if e.kind == "route")
+    assert route.detail["summary"] == "Nurse (nurse)"
+    assert ("say", "Hello.") in ch.log
 
 
-async def test_no_input_retries_then_hands_caller_to_operator(recorder):
+async def test_elderly_profile_slows_speech_and_raises_priority(recorder, flow_set):
+    ch = FakeChannel(keys=["1"], queues={"general_medicine": ANSWERED})
+    _, record, state = await run(recorder, flow_set, ch, **{"caller.age_group": "elderly"})
+    assert state.rate == "elderly" and state.timeout(None) == 10
+    assert record.queue_priority == 6  # the branch step sent them to the priority route
+    assert "profile" in kinds(record)
+
+
+async def test_no_input_retries_then_operator(recorder, flow_set):
     ch = FakeChannel(keys=["", "", ""], queues={"operator": ANSWERED})
-    outcome, record = await run(recorder, ch)
+    outcome, record, _ = await run(recorder, flow_set, ch)
     assert outcome == "answered" and record.queue == "operator"
-    kinds = [e.kind for e in record.events]
-    assert kinds.count("no_input") == 3
-    assert ch.log.count(("say", "Sorry, I did not hear a choice.")) == 2
+    assert kinds(record).count("no_input") == 3
+    assert ch.log.count(("say", "Sorry.")) == 2
 
 
-async def test_wrong_key_then_right_key(recorder):
-    ch = FakeChannel(keys=["7", "1"], queues={"appointments": ANSWERED})
-    outcome, record = await run(recorder, ch)
-    assert outcome == "answered" and record.queue == "appointments"
-    assert [e.kind for e in record.events].count("no_match") == 1
+async def test_emergency_key_at_any_menu(recorder, flow_set):
+    ch = FakeChannel(keys=["9"], queues={"emergency": ANSWERED})
+    outcome, record, _ = await run(recorder, flow_set, ch)
+    assert (outcome, record.queue, record.queue_priority) == ("answered", "emergency", 10)
 
 
-async def test_empty_department_escalates_to_operator(recorder):
-    ch = FakeChannel(keys=["3"], queues={"results": QueueOutcome("JOINEMPTY"),
+async def test_spoken_red_flag_goes_to_emergency(recorder, flow_set):
+    ch = FakeChannel(keys=["3", SAY + "my chest hurts, crushing chest pressure"],
+                     queues={"emergency": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "emergency" and record.queue_priority == 10
+    triage = next(e for e in record.events if e.kind == "triage")
+    assert triage.detail["urgency"] == 1 and triage.detail["reasons"]
+    turn = next(e for e in record.events if e.kind == "turn")
+    assert turn.detail["confidence"] == 0.9
+
+
+async def test_crisis_talk_goes_to_crisis_team(recorder, flow_set):
+    ch = FakeChannel(keys=["3", SAY + "I want to end my life"], queues={"crisis": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "crisis"
+
+
+async def test_department_branch_and_triaged_route(recorder, flow_set):
+    ch = FakeChannel(keys=["3", SAY + "I need a refill of my prescription"],
+                     queues={"pharmacy": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "pharmacy"
+    ch2 = FakeChannel(keys=["3", SAY + "I have a rash and itchy skin"],
+                      queues={"dermatology": ANSWERED})
+    _, record2, _ = await run(recorder, flow_set, ch2)
+    assert (record2.queue, record2.queue_priority) == ("dermatology", 3)
+
+
+async def test_dtmf_fallback_during_ask(recorder, flow_set):
+    ch = FakeChannel(keys=["3", "0"], queues={"general_medicine": ANSWERED})
+    _, record, state = await run(recorder, flow_set, ch)
+    assert state.vars["utterance"] == "nurse please"
+    assert record.queue == "general_medicine"  # triage of "nurse please": a nurse decides
+
+
+async def test_closed_hours_offer_callback(recorder, flow_set):
+    ch = FakeChannel(keys=["1"])
+    outcome, record, _ = await run(recorder, flow_set, ch, at=CLOSED)
+    assert outcome == "goodbye"
+    cb = next(e for e in record.events if e.kind == "callback")
+    assert cb.detail["accepted"] is True and cb.detail["queue"] == "appointments"
+    assert ("say", "We will call you back.") in ch.log and ("hangup", "") in ch.log
+
+
+async def test_holiday_is_closed(recorder, flow_set):
+    holiday = dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC)
+    ch = FakeChannel(keys=["2"], queues={"operator": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch, at=holiday)
+    assert record.queue == "operator"  # declined the call-back: a person takes it
+
+
+async def test_survey_answers_are_stored(recorder, flow_set):
+    ch = FakeChannel(keys=["5", "4"])
+    outcome, record, state = await run(recorder, flow_set, ch)
+    assert outcome == "goodbye" and state.vars["survey.patience"] == 4
+    assert next(e for e in record.events if e.kind == "survey").detail["answers"] == {
+        "patience": 4}
+
+
+async def test_switch_goto_and_set(recorder, flow_set):
+    ch = FakeChannel(keys=["4", "2"], queues={"pharmacy": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "pharmacy"  # en-US: switch -> goto -> menu again -> 2
+    assert [e.step for e in record.events if e.kind == "step"][-3:] == [
+        "again", "menu", "to_pharmacy"]
+
+
+async def test_subflow_continues_in_other_flow(recorder, flow_set):
+    ch = FakeChannel(keys=["6"], queues={"pharmacy": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    sub = next(e for e in record.events if e.kind == "subflow")
+    assert sub.detail["flow"] == "pharmacy_line"
+    assert record.queue == "pharmacy"
+
+
+async def test_empty_department_escalates_to_operator(recorder, flow_set):
+    ch = FakeChannel(keys=["2"], queues={"pharmacy": QueueOutcome("JOINEMPTY"),
                                          "operator": ANSWERED})
-    outcome, record = await run(recorder, ch)
+    outcome, record, _ = await run(recorder, flow_set, ch)
     assert outcome == "answered" and record.queue == "operator"
-    routes = [e.detail["queue"] for e in record.events if e.kind == "route"]
-    assert routes == ["results", "operator"]
+    assert [e.detail["queue"] for e in record.events if e.kind == "route"] == [
+        "pharmacy", "operator"]
 
 
-async def test_hangup_mid_menu_propagates_and_leaves_record(recorder):
+async def test_hangup_mid_menu_leaves_closed_record(recorder, flow_set):
     ch = FakeChannel(keys=[HANGUP])
     with pytest.raises(CallerHangup):
-        await run(recorder, ch)
+        await run(recorder, flow_set, ch)
     record = recorder.by_uniqueid("fake-1")
     assert record.ended_at is not None and record.outcome == "caller_hangup"
-    assert [e.kind for e in record.events][-1] == "end"
+    assert kinds(record)[-1] == "end"
 
 
-async def test_a_step_error_goes_to_the_on_error_queue(recorder):
+async def test_a_step_error_goes_to_on_error(recorder, flow_set):
     class Broken(FakeChannel):
         async def collect_digits(self, *a, **k):
             raise RuntimeError("TTS died")
 
     ch = Broken(queues={"operator": ANSWERED})
-    outcome, record = await run(recorder, ch)
+    outcome, record, _ = await run(recorder, flow_set, ch)
     assert outcome == "answered" and record.queue == "operator"
     assert any(e.kind == "error" and "TTS died" in e.text for e in record.events)
 
 
-async def test_fake_channel_refuses_unscripted_queue(recorder):
+async def test_fake_channel_refuses_unscripted_queue(recorder, flow_set):
     with pytest.raises(UnexpectedCommand):
-        await run(recorder, FakeChannel(keys=["4"], queues={}))
+        await run(recorder, flow_set, FakeChannel(keys=["2"], queues={}))
 
 
 def test_escalation_always_ends_at_emergency():
@@ -98,15 +197,6 @@ def test_escalation_always_ends_at_emergency():
     assert escalation_chain("emergency") == ["emergency"]
 
 
-def test_dangling_target_is_reported_with_file_and_line(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("flow: bad\nsteps:\n  a:\n    type: say\n    text: hi\n    next: b\n")
-    with pytest.raises(FlowError, match=r"bad.yaml:3: step 'a': goes to 'b'"):
-        load_flow(bad)
-
-
-def test_yaml_syntax_error_names_line_and_column(tmp_path):
-    bad = tmp_path / "broken.yaml"
-    bad.write_text("flow: x\nsteps:\n  a: [unclosed\n")
-    with pytest.raises(FlowError, match=r"broken.yaml:\d+:\d+: not valid YAML"):
-        load_flow(bad)
+def test_summary_placeholders():
+    assert fill("Said: {utterance} ({caller.age_group})", {"utterance": "cough"}) == \
+        "Said: cough (?)"

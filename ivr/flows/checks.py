@@ -1,0 +1,121 @@
+"""Reference checks: targets exist, steps are reachable, keys are unique, prompts
+exist in every language, queues are departments, subflows exist."""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+
+from ivr.departments import DEPARTMENTS
+from ivr.flows import schema as s
+from ivr.flows.diagnostics import Diagnostic
+from ivr.flows.edges import edges, prompt_refs
+from ivr.flows.model import Flow
+
+
+def _hint(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_references(flows: dict[str, Flow], prompts: dict[str, dict[str, str]],
+                     prompts_dir: str) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    for flow in flows.values():
+        out += _check_flow(flow, flows, prompts, prompts_dir)
+    return out
+
+
+def _diag(flow: Flow, path: tuple[str | int, ...], code: str, msg: str) -> Diagnostic:
+    line, col = flow.where(*path)
+    return Diagnostic(flow.path, line, col, code, msg)
+
+
+def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str, str]],
+                prompts_dir: str) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    ids = list(flow.steps)
+    spec = flow.spec
+
+    def target_ok(target: str, path: tuple[str | int, ...], what: str) -> None:
+        if target not in flow.steps:
+            out.append(_diag(flow, path, "IVR104",
+                             f"{what}: goes to '{target}', which is not a step of flow "
+                             f"'{flow.name}'{_hint(target, ids)}"))
+
+    target_ok(spec.start, ("start",), "start")
+    target_ok(spec.on_error, ("on_error",), "on_error")
+    if spec.emergency_key and not spec.emergency_step:
+        out.append(_diag(flow, ("emergency_key",), "IVR102",
+                         "emergency_key needs an emergency_step to go to"))
+    if spec.emergency_step:
+        target_ok(spec.emergency_step, ("emergency_step",), "emergency_step")
+    for sid, step in flow.steps.items():
+        kind = step.type  # type: ignore[attr-defined]
+        for e in edges(step):
+            target_ok(e.target, ("steps", sid, *e.path), f"{kind} step '{sid}'")
+        for prompt_id, path in prompt_refs(step):
+            for lang in spec.languages:
+                if lang not in prompts:
+                    out.append(_diag(flow, ("languages",), "IVR108",
+                                     f"no prompts for {lang}: add {prompts_dir}/{lang}.yaml"))
+                elif prompt_id not in prompts[lang]:
+                    out.append(_diag(flow, ("steps", sid, *path), "IVR108",
+                                     f"{kind} step '{sid}': prompt '{prompt_id}' has no "
+                                     f"{lang} text in {prompts_dir}/{lang}.yaml"
+                                     f"{_hint(prompt_id, list(prompts[lang]))}"))
+        if isinstance(step, s.Menu):
+            seen_keys: dict[str, int] = {}
+            seen_phrases: dict[str, int] = {}
+            for i, opt in enumerate(step.options):
+                if opt.key is not None:
+                    if opt.key in seen_keys:
+                        out.append(_diag(flow, ("steps", sid, "options", i, "key"), "IVR106",
+                                         f"menu step '{sid}': key '{opt.key}' is already "
+                                         f"option {seen_keys[opt.key] + 1}"))
+                    seen_keys.setdefault(opt.key, i)
+                    if opt.key == spec.emergency_key:
+                        out.append(_diag(flow, ("steps", sid, "options", i, "key"), "IVR106",
+                                         f"menu step '{sid}': key '{opt.key}' is the flow's "
+                                         "emergency key and cannot be a menu option"))
+                for phrase in opt.say:
+                    norm = " ".join(phrase.lower().split())
+                    if norm in seen_phrases and seen_phrases[norm] != i:
+                        out.append(_diag(flow, ("steps", sid, "options", i, "say"), "IVR106",
+                                         f"menu step '{sid}': phrase '{phrase}' already "
+                                         f"selects option {seen_phrases[norm] + 1}"))
+                    seen_phrases.setdefault(norm, i)
+        queues = []
+        if isinstance(step, s.Route) and step.queue:
+            queues.append((step.queue, ("steps", sid, "queue")))
+        if isinstance(step, s.Callback):
+            queues.append((step.queue, ("steps", sid, "queue")))
+        if isinstance(step, s.Triage):
+            queues += [(d, ("steps", sid, "departments", d)) for d in step.departments]
+        for queue, path in queues:
+            if queue not in DEPARTMENTS:
+                out.append(_diag(flow, path, "IVR110",
+                                 f"{kind} step '{sid}': '{queue}' is not a department queue"
+                                 f"{_hint(queue, list(DEPARTMENTS))}"))
+        if isinstance(step, s.Subflow) and step.flow not in flows:
+            out.append(_diag(flow, ("steps", sid, "flow"), "IVR109",
+                             f"subflow step '{sid}': no flow named '{step.flow}'"
+                             f"{_hint(step.flow, list(flows))}"))
+    if not any(d.code == "IVR104" for d in out):
+        out += _unreachable(flow)
+    return out
+
+
+def _unreachable(flow: Flow) -> list[Diagnostic]:
+    spec = flow.spec
+    roots = [spec.start, spec.on_error] + ([spec.emergency_step] if spec.emergency_step else [])
+    seen = set(roots)
+    todo = deque(roots)
+    while todo:
+        for e in edges(flow.steps[todo.popleft()]):
+            if e.target not in seen:
+                seen.add(e.target)
+                todo.append(e.target)
+    return [_diag(flow, ("steps", sid), "IVR105",
+                  f"step '{sid}' is unreachable: no step, start or on_error leads to it")
+            for sid in flow.steps if sid not in seen]

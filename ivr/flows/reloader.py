@@ -1,0 +1,78 @@
+"""Hot reload: watch ``dialplans/`` and ``prompts/``; swap in a new flow set only when
+the whole set validates. Calls hold the set they started with, so a change never
+alters a call in progress; an invalid edit is logged and the last good set keeps
+serving."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+
+from ivr.flows.diagnostics import Diagnostic, FlowValidationError
+from ivr.flows.loader import load_flow_set
+from ivr.flows.model import FlowSet
+
+log = logging.getLogger(__name__)
+
+
+class FlowStore:
+    def __init__(self, dialplans: Path, prompts: Path) -> None:
+        self.dialplans = dialplans
+        self.prompts = prompts
+        self.current: FlowSet | None = None
+        self.last_errors: list[Diagnostic] = []
+        self.reloads = 0
+        self._signature: tuple[tuple[str, int, int], ...] = ()
+        self._task: asyncio.Task[None] | None = None
+
+    def signature(self) -> tuple[tuple[str, int, int], ...]:
+        files = sorted([*self.dialplans.glob("*.yaml"), *self.prompts.glob("*.yaml")])
+        out = []
+        for f in files:
+            with contextlib.suppress(FileNotFoundError):
+                st = f.stat()
+                out.append((str(f), st.st_mtime_ns, st.st_size))
+        return tuple(out)
+
+    def load(self) -> bool:
+        """Validate the folders; replace the current set only if valid. True if replaced."""
+        self._signature = self.signature()
+        flow_set, found = load_flow_set([self.dialplans], self.prompts)
+        if flow_set is None:
+            self.last_errors = [d for d in found if d.severity == "error"]
+            if self.current is None:
+                raise FlowValidationError(found)
+            log.error("flow change rejected, still serving set %s:\n%s", self.current.version,
+                      "\n".join(str(d) for d in self.last_errors))
+            return False
+        if "main" not in flow_set.flows:
+            raise FlowValidationError([Diagnostic(str(self.dialplans), 1, 1, "IVR109",
+                                                  "no flow named 'main' answers the line")])
+        changed = self.current is None or flow_set.version != self.current.version
+        self.current = flow_set  # one reference swap: atomic for every new call
+        self.last_errors = []
+        if changed:
+            self.reloads += 1
+            log.info("serving flow set %s (%s)", flow_set.version,
+                     ", ".join(f"{f.name}@{f.version}" for f in flow_set.flows.values()))
+        return changed
+
+    async def watch(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            if self.signature() != self._signature:
+                try:
+                    await asyncio.to_thread(self.load)
+                except Exception:
+                    log.exception("flow reload failed; still serving the last good set")
+
+    def start_watching(self, interval: float = 1.0) -> None:
+        self._task = asyncio.create_task(self.watch(interval))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
