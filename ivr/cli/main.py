@@ -8,8 +8,10 @@ import logging
 import click
 
 from ivr.cli.demo import demo
+from ivr.cli.graph import graph
 from ivr.cli.pbx import pbx
 from ivr.cli.serve import serve
+from ivr.cli.simulate import simulate_cmd
 from ivr.cli.validate import validate
 
 
@@ -22,9 +24,11 @@ def cli(verbose: int) -> None:
 
 
 cli.add_command(demo)
+cli.add_command(graph)
 cli.add_command(pbx)
 cli.add_command(serve)
 cli.add_command(validate)
+cli.add_command(simulate_cmd, name="simulate")
 
 
 if __name__ == "__main__":

@@ -16,12 +16,18 @@ from typing import Any
 from sqlalchemy import create_engine, event, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.pool import StaticPool
 
 from ivr.store.models import Base, Call, CallEvent, utcnow
 
 
 def make_engine(url: str) -> Engine:
-    engine = create_engine(url, future=True)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        # one shared in-memory database across threads (simulations, tests)
+        engine = create_engine(url, poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+    else:
+        engine = create_engine(url)
     if url.startswith("sqlite"):
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(conn: Any, _record: Any) -> None:
