@@ -2,6 +2,8 @@
 once per test session on its own ports, so a developer's running PBX is untouched."""
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -20,12 +22,18 @@ def e2e_settings(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("the end-to-end tests run Asterisk in a chroot: run them as root "
                     "(CI does), or with a system Asterisk and IVR_PBX__USE_SYSTEM=true")
-    db = tmp_path_factory.mktemp("e2e") / "calls.sqlite3"
+    work = tmp_path_factory.mktemp("e2e")
+    db = work / "calls.sqlite3"
+    root = Path(__file__).parents[1]
+    # the engine serves copies of the flows, so hot-reload tests can edit them
+    shutil.copytree(root / "dialplans", work / "dialplans")
+    shutil.copytree(root / "prompts", work / "prompts")
     return load_settings(
         pbx={"instance": "e2e", "ami_port": 15038, "sip_port": 15060,
              "rtp_start": 11000, "rtp_end": 11499},
         engine={"agi_port": 14573, "audiosocket_port": 14575,
-                "database_url": f"sqlite:///{db}"},
+                "database_url": f"sqlite:///{db}", "dialplans": work / "dialplans",
+                "prompts": work / "prompts"},
     )
 
 

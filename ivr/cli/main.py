@@ -9,6 +9,7 @@ import click
 
 from ivr.cli.demo import demo
 from ivr.cli.graph import graph
+from ivr.cli.override import override
 from ivr.cli.pbx import pbx
 from ivr.cli.serve import serve
 from ivr.cli.simulate import simulate_cmd
@@ -25,6 +26,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(demo)
 cli.add_command(graph)
+cli.add_command(override)
 cli.add_command(pbx)
 cli.add_command(serve)
 cli.add_command(validate)

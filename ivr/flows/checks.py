@@ -19,10 +19,11 @@ def _hint(word: str, options: list[str]) -> str:
 
 
 def check_references(flows: dict[str, Flow], prompts: dict[str, dict[str, str]],
-                     prompts_dir: str) -> list[Diagnostic]:
+                     prompts_dir: str, broken: set[str] | None = None) -> list[Diagnostic]:
+    """``broken``: names of flows whose files have errors (reported there, not again)."""
     out: list[Diagnostic] = []
     for flow in flows.values():
-        out += _check_flow(flow, flows, prompts, prompts_dir)
+        out += _check_flow(flow, flows, prompts, prompts_dir, broken or set())
     return out
 
 
@@ -32,7 +33,7 @@ def _diag(flow: Flow, path: tuple[str | int, ...], code: str, msg: str) -> Diagn
 
 
 def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str, str]],
-                prompts_dir: str) -> list[Diagnostic]:
+                prompts_dir: str, broken: set[str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     ids = list(flow.steps)
     spec = flow.spec
@@ -57,9 +58,8 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
         for prompt_id, path in prompt_refs(step):
             for lang in spec.languages:
                 if lang not in prompts:
-                    out.append(_diag(flow, ("languages",), "IVR108",
-                                     f"no prompts for {lang}: add {prompts_dir}/{lang}.yaml"))
-                elif prompt_id not in prompts[lang]:
+                    continue  # reported once below
+                if prompt_id not in prompts[lang]:
                     out.append(_diag(flow, ("steps", sid, *path), "IVR108",
                                      f"{kind} step '{sid}': prompt '{prompt_id}' has no "
                                      f"{lang} text in {prompts_dir}/{lang}.yaml"
@@ -85,6 +85,20 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
                                          f"menu step '{sid}': phrase '{phrase}' already "
                                          f"selects option {seen_phrases[norm] + 1}"))
                     seen_phrases.setdefault(norm, i)
+        ekey = spec.emergency_key
+        if ekey:
+            clashes = []
+            if isinstance(step, s.Callback) and step.accept_key == ekey:
+                clashes.append(("accept_key",))
+            if isinstance(step, s.Ask) and ekey in step.dtmf_fallback:
+                clashes.append(("dtmf_fallback", ekey))
+            if isinstance(step, s.Survey):
+                clashes += [("questions", i, "scale") for i, q in enumerate(step.questions)
+                            if q.scale >= int(ekey) if ekey.isdigit()]
+            for path in clashes:
+                out.append(_diag(flow, ("steps", sid, *path), "IVR106",
+                                 f"{kind} step '{sid}': key '{ekey}' is the flow's emergency "
+                                 "key and cannot also be an answer here"))
         queues = []
         if isinstance(step, s.Route) and step.queue:
             queues.append((step.queue, ("steps", sid, "queue")))
@@ -98,9 +112,15 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
                                  f"{kind} step '{sid}': '{queue}' is not a department queue"
                                  f"{_hint(queue, list(DEPARTMENTS))}"))
         if isinstance(step, s.Subflow) and step.flow not in flows:
+            why = (f"flow '{step.flow}' has errors (reported in its file)"
+                   if step.flow in broken else
+                   f"no flow named '{step.flow}'{_hint(step.flow, list(flows))}")
             out.append(_diag(flow, ("steps", sid, "flow"), "IVR109",
-                             f"subflow step '{sid}': no flow named '{step.flow}'"
-                             f"{_hint(step.flow, list(flows))}"))
+                             f"subflow step '{sid}': {why}"))
+    for lang in spec.languages:
+        if lang not in prompts:
+            out.append(_diag(flow, ("languages",), "IVR108",
+                             f"no prompts for {lang}: add {prompts_dir}/{lang}.yaml"))
     if not any(d.code == "IVR104" for d in out):
         out += _unreachable(flow)
     return out

@@ -24,6 +24,9 @@ from ivr.flows.prompts_catalog import load_prompts
 from ivr.flows.schema import ID, STEP_MODELS, FlowFile
 from ivr.flows.yaml_source import Source, load_source
 
+# Findings after which the step graph is incomplete and the safety analysis cannot run.
+BLOCKS_SAFETY = {"IVR001", "IVR002", "IVR100", "IVR101", "IVR102", "IVR103", "IVR104",
+                 "IVR107", "IVR109"}
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 _ID = re.compile(ID)
 
@@ -164,6 +167,15 @@ def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
     return Flow(spec.flow, version, file, spec, src), found
 
 
+def _declared_name(path: Path) -> str:
+    """The ``flow:`` name of a file that failed validation (or its file name)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return str(data.get("flow", path.stem))
+    except Exception:
+        return path.stem
+
+
 def flow_files(paths: typing.Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
@@ -179,10 +191,12 @@ def load_flow_set(paths: typing.Iterable[Path], prompts_dir: Path = PROMPTS_DIR
 
     prompts, raw_prompts, found = load_prompts(prompts_dir)
     flows: dict[str, Flow] = {}
+    broken: set[str] = set()
     for path in flow_files(paths):
         flow, diags = parse_flow_file(path)
         found += diags
         if flow is None:
+            broken.add(_declared_name(path))
             continue
         if flow.name in flows:
             line, col = flow.where("flow")
@@ -194,8 +208,10 @@ def load_flow_set(paths: typing.Iterable[Path], prompts_dir: Path = PROMPTS_DIR
         extra = "".join(raw_prompts.get(lang, "") for lang in flow.spec.languages)
         version = hashlib.sha256((flow.version + extra).encode()).hexdigest()[:12]
         flows[flow.name] = Flow(flow.name, version, flow.path, flow.spec, flow.source)
-    found += check_references(flows, prompts, str(prompts_dir))
-    if not any(d.severity == "error" for d in found):
+    found += check_references(flows, prompts, str(prompts_dir), broken)
+    # Safety needs every target to exist; other findings (unreachable steps, prompts)
+    # must not hide a red-flag problem.
+    if not any(d.code in BLOCKS_SAFETY for d in found):
         found += check_safety(flows)
     if any(d.severity == "error" for d in found):
         return None, sorted(found)

@@ -56,7 +56,9 @@ class CallState:
         return str(self.vars.get("speech_rate", self.flow.spec.defaults.speech_rate))
 
     def timeout(self, step_timeout: float | None) -> float:
-        return float(step_timeout or self.vars.get("timeout") or self.flow.spec.defaults.timeout)
+        """The step's timeout, never shorter than what the caller's profile asks for."""
+        base = float(step_timeout or self.flow.spec.defaults.timeout)
+        return max(base, float(self.vars.get("timeout", 0)))
 
     def retries(self, step_retries: int | None) -> int:
         if step_retries is not None:
@@ -67,11 +69,19 @@ class CallState:
 Result = tuple[str | None, str | None]  # (next step id, outcome when the call is finished)
 
 
+def _same(value: Any, expected: Any) -> bool:
+    if isinstance(expected, bool):
+        return str(value).lower() in (("true", "yes", "1") if expected else ("false", "no", "0"))
+    return str(value) == str(expected)
+
+
 def test_passes(test: s.Test, value: Any) -> bool:
+    if value is None:
+        return False
     if test.equals is not None:
-        return str(value) == str(test.equals) if value is not None else False
+        return _same(value, test.equals)
     if test.in_ is not None:
-        return str(value) in {str(v) for v in test.in_}
+        return any(_same(value, v) for v in test.in_)
     try:
         return float(value) >= float(test.at_least)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -190,18 +200,33 @@ class FlowRunner:
     async def _menu(self, state: CallState, sid: str, step: s.Menu) -> Result:
         retries = state.retries(step.retries)
         kind = "no_input"
+        phrases = [p for o in step.options for p in o.say] or None
         for attempt in range(retries + 1):
             barge_in = bool(state.pending_digit)
-            key = await self._read_key(state, sid, step.prompt, step.timeout)
+            if state.pending_digit:
+                key, words = state.pending_digit, ""
+                state.pending_digit = None
+            else:
+                text = self._text(state, step.prompt)
+                await self._event(state, "prompt", sid, text=text,
+                                  prompt=step.prompt, lang=state.lang)
+                heard = await state.channel.hear(text, state.lang, state.rate,
+                                                 timeout=state.timeout(step.timeout),
+                                                 max_seconds=8, phrases=phrases)
+                key, words = heard.dtmf, heard.text
+                if words:
+                    await self._event(state, "turn", sid, text=words,
+                                      confidence=round(heard.confidence, 3))
             if target := self._emergency(state, key[:1]):
                 await self._event(state, "input", sid, dtmf=key, emergency_key=True)
                 return target, None
-            option = next((o for o in step.options if o.key is not None and o.key == key), None)
+            option = _match_option(step, key, words)
             if option is not None:
-                await self._event(state, "input", sid, dtmf=key, barge_in=barge_in,
+                await self._event(state, "input", sid, dtmf=key, said=words, barge_in=barge_in,
                                   goto=option.goto)
                 await self._assign(state, sid, option.set)
                 return option.goto, None
+            key = key or words
             kind = "no_input" if not key else "no_match"
             await self._event(state, kind, sid, dtmf=key, attempt=attempt + 1)
             fallback: s.Fallback = getattr(step, kind)
@@ -221,11 +246,11 @@ class FlowRunner:
                 phrases=[p for ps in step.grammar.values() for p in ps] or None)
             if heard.dtmf:  # a key during listening is an answer too
                 await self._event(state, "input", sid, dtmf=heard.dtmf)
+                if target := self._emergency(state, heard.dtmf):
+                    return target, None
                 if heard.dtmf in step.dtmf_fallback:
                     state.vars[step.into] = step.dtmf_fallback[heard.dtmf]
                     return step.next, None
-                if target := self._emergency(state, heard.dtmf):
-                    return target, None
                 kind = "no_match"
             elif heard.text:
                 await self._event(state, "turn", sid, text=heard.text,
@@ -280,6 +305,8 @@ class FlowRunner:
 
     async def _callback(self, state: CallState, sid: str, step: s.Callback) -> Result:
         key = await self._read_key(state, sid, step.prompt, None)
+        if target := self._emergency(state, key):
+            return target, None
         if key != step.accept_key:
             await self._event(state, "callback", sid, accepted=False, dtmf=key)
             return step.declined, None
@@ -292,6 +319,8 @@ class FlowRunner:
         answers: dict[str, int | None] = {}
         for q in step.questions:
             key = await self._read_key(state, sid, q.prompt, step.timeout)
+            if target := self._emergency(state, key):
+                return target, None
             answers[q.id] = int(key) if key.isdigit() and 1 <= int(key) <= q.scale else None
             state.vars[f"survey.{q.id}"] = answers[q.id]
         await self._event(state, "survey", sid, answers=answers)
@@ -378,6 +407,20 @@ class FlowRunner:
                 return "answered"
         # Not marked done: the dialplan's own fallback (operator, emergency) takes over.
         return f"unanswered:{result.status if result else 'none'}"
+
+
+def _match_option(step: s.Menu, key: str, words: str) -> s.MenuOption | None:
+    """The option chosen by a key, or by words containing one of its phrases."""
+    if key:
+        return next((o for o in step.options if o.key == key), None)
+    if words:
+        from ivr.triage.keywords import normalise
+
+        said = normalise(words)
+        for option in step.options:
+            if any(normalise(p) and normalise(p) in said for p in option.say):
+                return option
+    return None
 
 
 DAY_INDEX = {d: i for i, d in enumerate(s.DAYS)}

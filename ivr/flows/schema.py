@@ -17,7 +17,7 @@ StepId = Annotated[str, Field(pattern=ID, description="A step id in this flow.")
 PromptId = Annotated[str, Field(pattern=ID, description="A prompt id from prompts/<lang>.yaml.")]
 Seconds = Annotated[float, Field(gt=0, le=120)]
 DTMF_KEYS = "0123456789*#"
-TIME_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
+TIME_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-((?:[01]\d|2[0-3]):[0-5]\d|24:00)$")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -267,17 +267,32 @@ class Schedule(StepBase):
     def _valid_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         problems = []
         for days, ranges in value.items():
-            if any(part not in DAYS for part in days.split("-")):
+            parts = days.split("-")
+            if len(parts) > 2 or any(p not in DAYS for p in parts):
                 problems.append(f"'{days}' is not a day or range of days "
                                 f"({', '.join(DAYS)}, or like mon-fri)")
+            elif len(parts) == 2 and DAYS.index(parts[0]) > DAYS.index(parts[1]):
+                problems.append(f"'{days}' runs backwards: write each part, e.g. sat and "
+                                "sun separately")
             for r in ranges:
                 m = TIME_RANGE.match(r)
                 if not m:
                     problems.append(f"'{r}' is not a time range like 08:00-17:30")
-                elif (m.group(1), m.group(2)) >= (m.group(3), m.group(4)):
+                elif f"{m.group(1)}:{m.group(2)}" >= m.group(3):
                     problems.append(f"'{r}' ends before it starts")
         if problems:
             raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not a time zone like Asia/Shanghai") from None
         return value
 
     @field_validator("holidays")

@@ -36,7 +36,7 @@ async def test_agents_logged_in_over_ami_are_free_queue_members(lab):
 async def test_routed_call_is_answered_by_agent_handset_which_hears_the_caller(lab):
     record = await lab.call("press2", "13800138000")
     assert record.outcome == "answered"
-    assert (record.choice, record.queue, record.queue_priority) == ("2", "pharmacy", 2)
+    assert (record.choice, record.queue, record.queue_priority) == ("medication", "pharmacy", 2)
     assert record.agent == "PJSIP/1001"
     got = await wait_answer(lab, record.id)
     assert got.extension == "1001"
@@ -47,6 +47,9 @@ async def test_routed_call_is_answered_by_agent_handset_which_hears_the_caller(l
     assert kinds[0] == "start" and kinds[-1] == "end"
     assert "ami:AgentConnect" in kinds
     assert record.flow == "main" and len(record.flow_version) == 12
+    steps = [e.step for e in record.events if e.kind == "step"]
+    assert steps == ["welcome", "language", "set_english", "emergency_screen", "main_menu",
+                     "medication", "medication_menu", "to_pharmacy"]
 
 
 async def test_emergency_key_goes_to_emergency_queue_with_top_priority(lab):
@@ -113,3 +116,14 @@ async def test_listen_receives_caller_audio_over_audiosocket(lab):
     assert 0.5 * 8000 <= samples.size <= 3.2 * 8000
     assert np.abs(samples).max() > 1000  # real recorded speech came through
     assert 2.8 <= took[0] <= 5.0  # listen() lasted what was asked, then returned
+
+
+async def test_emergency_override_sends_every_call_to_the_emergency_team(lab):
+    flag = lab.engine.override_file
+    flag.write_text("test\n")
+    try:
+        record = await lab.call("press2", "13400134000")
+    finally:
+        flag.unlink()
+    assert (record.queue, record.queue_priority, record.outcome) == ("emergency", 10, "answered")
+    assert [e.kind for e in record.events][1] == "override"

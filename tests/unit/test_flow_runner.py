@@ -177,7 +177,7 @@ async def test_hangup_mid_menu_leaves_closed_record(recorder, flow_set):
 
 async def test_a_step_error_goes_to_on_error(recorder, flow_set):
     class Broken(FakeChannel):
-        async def collect_digits(self, *a, **k):
+        async def hear(self, *a, **k):
             raise RuntimeError("TTS died")
 
     ch = Broken(queues={"operator": ANSWERED})
@@ -200,3 +200,21 @@ def test_escalation_always_ends_at_emergency():
 def test_summary_placeholders():
     assert fill("Said: {utterance} ({caller.age_group})", {"utterance": "cough"}) == \
         "Said: cough (?)"
+
+
+async def test_menu_option_chosen_by_voice(recorder, flow_set):
+    ch = FakeChannel(keys=[SAY + "the pharmacy please"], queues={"pharmacy": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "pharmacy" and record.choice == "pharmacy"
+
+
+async def test_emergency_key_wins_at_a_callback_offer(recorder, flow_set):
+    ch = FakeChannel(keys=["9"], queues={"emergency": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch, at=CLOSED)
+    assert record.queue == "emergency"
+
+
+async def test_profile_timeout_is_a_floor_for_step_timeouts(recorder, flow_set):
+    ch = FakeChannel(keys=["1"], queues={"general_medicine": ANSWERED})
+    _, _, state = await run(recorder, flow_set, ch, **{"caller.age_group": "elderly"})
+    assert state.timeout(4) == 10 and state.timeout(15) == 15

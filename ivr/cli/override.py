@@ -1,0 +1,30 @@
+"""``ivr override``: the global emergency switch (a mass-casualty event, a line outage):
+while on, every new call goes straight to the emergency team, skipping all menus."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import click
+
+from ivr.settings import load_settings
+
+
+@click.command()
+@click.argument("state", type=click.Choice(["on", "off", "status"]), default="status")
+@click.option("--reason", default="", help="Why (kept with the switch, shown in status).")
+def override(state: str, reason: str) -> None:
+    """Turn the emergency override on or off, or show it. Takes effect on the next call."""
+    settings = load_settings()
+    flag = settings.state_dir / "emergency_override"
+    if state == "on":
+        flag.parent.mkdir(parents=True, exist_ok=True)
+        flag.write_text(f"{dt.datetime.now(dt.UTC).isoformat()} {reason}\n")
+        click.echo("emergency override ON: every new call goes to the emergency team")
+    elif state == "off":
+        flag.unlink(missing_ok=True)
+        click.echo("emergency override off: calls follow the flows")
+    elif flag.exists():
+        click.echo(f"emergency override ON since {flag.read_text().strip()}")
+    else:
+        click.echo("emergency override off")
