@@ -23,14 +23,14 @@ from ivr.store.recorder import mask_number
 
 AGENTS = [
     AgentSpec("1001", ["pharmacy", "operator", "emergency"], talk_seconds=4.0),
-    AgentSpec("1002", ["appointments", "results", "general_medicine", "emergency"],
+    AgentSpec("1002", ["appointments", "results", "general_medicine", "operator", "emergency"],
               talk_seconds=4.0),
 ]
 CALLS = [  # (scenario, caller number, what the patient does)
     ("press1", "13800138001", "presses 1: appointments"),
     ("press2", "13900139002", "presses 2: medication question"),
     ("press9", "13700137003", "presses 9: emergency"),
-    ("silent", "13600136004", "says nothing at the menu"),
+    ("press0", "13600136004", "presses 0: asks for the operator"),
 ]
 
 
@@ -105,7 +105,8 @@ def demo(n_calls: int) -> None:
 
     async def run() -> None:
         lab = Lab(settings, agents, [tracer.on_event])
-        tracer.line("setup", f"starting Asterisk ({lab.pbx.status()['mode']}) and the engine")
+        tracer.line("setup", f"starting Asterisk ({lab.pbx.status()['mode']}) and the engine; "
+                             "first run: rendering every prompt with TTS")
         async with lab:
             for h in lab.handsets.values():
                 h.on_answer = tracer.on_answer
@@ -128,10 +129,10 @@ def demo(n_calls: int) -> None:
                 await asyncio.sleep(2.0)
             records = [(label, await lab.wait(uid, timeout=180)) for label, uid in placed]
             click.echo("\nSummary")
-            click.echo(f"  {'call':<7} {'caller':<13} {'choice':<7} {'queue':<14} "
+            click.echo(f"  {'call':<7} {'caller':<13} {'choice':<13} {'queue':<14} "
                        f"{'agent':<11} {'outcome':<14} duration")
             for label, r in records:
-                click.echo(f"  {label:<7} {r.caller_masked:<13} {r.choice or '-':<7} "
+                click.echo(f"  {label:<7} {r.caller_masked:<13} {r.choice or '-':<13} "
                            f"{r.queue or '-':<14} {r.agent or '-':<11} {r.outcome or '-':<14} "
                            f"{r.duration_seconds or 0:.1f} s")
             click.echo(f"\nCall records: {settings.database_url}")
