@@ -129,7 +129,7 @@ def step_text(flow_set: FlowSet, step: s.StepBase, lang: str) -> str:
         case s.SetVars():
             return _truncate(", ".join(f"{k}={v}" for k, v in step.vars.items()))
         case s.Switch():
-            return f"on {step.on}"
+            return f"on {step.var}"
         case s.Triage():
             return f"scores {step.input}"
         case s.Survey():

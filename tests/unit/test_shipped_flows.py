@@ -96,3 +96,19 @@ async def test_crisis_never_hangs_up(flows):
     for turns in ([], k("1"), k("9"), say("I took all my pills")):
         result = await simulate(flows, "crisis", SimChannel(list(turns)), at=WEDNESDAY_10AM)
         assert result.record.queue in ("crisis", "emergency")
+
+
+@pytest.mark.parametrize("flow", ["main", "appointments", "medication", "results",
+                                  "post_surgery", "complaints", "crisis", "after_hours"])
+def test_every_shipped_flow_draws(flow, tmp_path):
+    from click.testing import CliRunner
+
+    from ivr.cli.graph import graph
+
+    out = tmp_path / f"{flow}.svg"
+    result = CliRunner().invoke(graph, [str(ROOT / "dialplans" / f"{flow}.yaml"), "-o",
+                                        str(out)])
+    assert result.exit_code == 0, result.output
+    svg = out.read_text()
+    assert "<svg" in svg
+    assert 'stroke="red"' in svg  # every flow has an emergency path, drawn in red
