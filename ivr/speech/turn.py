@@ -1,0 +1,134 @@
+"""One conversational turn on a live media stream: speak, let the caller cut in,
+listen until they stop, and hand back what they said (or the key they pressed).
+
+Works on anything shaped like :class:`ivr.telephony.audiosocket.AudioStream`
+(``audio_in``/``dtmf_in`` queues, ``play``/``stop_playback``), so it is tested
+with recorded audio and used on calls through AudioSocket alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ivr.speech.vad import Vad, VadConfig, VadEvent
+
+
+class MediaStream(Protocol):
+    audio_in: asyncio.Queue[bytes]
+    dtmf_in: asyncio.Queue[str]
+    closed: asyncio.Event
+
+    def play(self, pcm: bytes) -> asyncio.Event: ...
+    def stop_playback(self) -> None: ...
+
+
+class Session(Protocol):  # ivr.speech.asr.RecognitionSession
+    def accept(self, pcm: bytes) -> str | None: ...
+    def result(self) -> Any: ...
+
+
+@dataclass
+class TurnResult:
+    text: str = ""
+    confidence: float = 0.0
+    dtmf: str = ""
+    barged_in: bool = False
+    speech_ms: int = 0
+    timed_out: bool = False
+    truncated: bool = False  # hit the maximum utterance length
+    barge_in_latency_ms: float | None = None  # speech detected -> prompt stopped
+    end_of_speech_at: float | None = None  # monotonic time the caller stopped
+    transcript: Any = None
+    partials: list[str] = field(default_factory=list)
+
+
+async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
+                    session_factory: Callable[[], Session] | None = None,
+                    executor: Executor | None = None, barge_in: bool = True,
+                    timeout: float = 5.0, max_seconds: float = 15.0,
+                    vad_config: VadConfig | None = None) -> TurnResult:
+    """Play ``prompt_pcm``; return when the caller finished speaking, pressed a key,
+    stayed silent ``timeout`` s after the prompt, or the stream closed."""
+    loop = asyncio.get_running_loop()
+    vad = Vad(vad_config)
+    result = TurnResult()
+    playing = stream.play(prompt_pcm) if prompt_pcm else None
+    session: Session | None = None
+    pending: list[bytes] = []
+    speech_deadline: float | None = None
+    silence_deadline: float | None = None if playing is not None else loop.time() + timeout
+    lead_in: list[bytes] = []  # audio just before speech start: the first syllable
+
+    async def decode(chunk: bytes) -> None:
+        if session is not None:
+            partial = await loop.run_in_executor(executor, session.accept, chunk)
+            if partial:
+                result.partials.append(partial)
+
+    while not stream.closed.is_set():
+        if playing is not None and playing.is_set():
+            playing = None
+            silence_deadline = loop.time() + timeout
+        if not stream.dtmf_in.empty():
+            result.dtmf = stream.dtmf_in.get_nowait()
+            stream.stop_playback()
+            result.barged_in = playing is not None
+            return result
+        now = loop.time()
+        if silence_deadline is not None and not vad.in_speech and now >= silence_deadline:
+            result.timed_out = True
+            return result
+        if speech_deadline is not None and now >= speech_deadline:
+            result.truncated = True
+            break
+        try:
+            frame = await asyncio.wait_for(stream.audio_in.get(), 0.1)
+        except TimeoutError:
+            if not vad.in_speech:
+                continue
+            # No frames (a channel that sends none while quiet): that is silence.
+            frame = bytes(320)
+        if playing is not None and not barge_in:
+            continue  # this prompt must be heard whole: what is said over it is ignored
+        event = vad.feed(frame)
+        if not vad.in_speech and event is None:
+            lead_in = [*lead_in[-15:], frame]  # keep ~300 ms before speech
+            continue
+        if event is VadEvent.SPEECH_START:
+            if playing is not None:
+                t0 = time.monotonic()
+                stream.stop_playback()
+                result.barged_in = True
+                result.barge_in_latency_ms = (time.monotonic() - t0) * 1000 + vad.cfg.start_ms
+                playing = None
+            silence_deadline = None
+            speech_deadline = loop.time() + max_seconds
+            if session_factory is not None:
+                session = await loop.run_in_executor(executor, session_factory)
+            pending = [*lead_in, frame]
+            continue
+        if event is VadEvent.SPEECH_END:
+            result.end_of_speech_at = time.monotonic()
+            pending.append(frame)
+            break
+        pending.append(frame)
+        if len(pending) >= 10:  # decode in 200 ms chunks, off the event loop
+            await decode(b"".join(pending))
+            pending = []
+    if pending:
+        await decode(b"".join(pending))
+    result.speech_ms = vad.speech_frames * 20
+    if session is not None:
+        transcript = await loop.run_in_executor(executor, session.result)
+        result.transcript = transcript
+        result.text = getattr(transcript, "text", "")
+        result.confidence = float(getattr(transcript, "confidence", 0.0))
+    with contextlib.suppress(Exception):
+        stream.stop_playback()
+    return result
