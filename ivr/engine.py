@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,21 @@ from ivr.telephony.fastagi import AgiSession, FastAgiServer
 from ivr.triage.keywords import KeywordTriager
 
 log = logging.getLogger(__name__)
+
+
+def load_recognizer(settings: Settings) -> Any:
+    """The speech recogniser with the models found on this machine, or None: without
+    one, calls answer by keypad (every prompt names the keys)."""
+    try:
+        from ivr.speech.asr import SpeechRecognizer
+    except ImportError:
+        return None
+    recognizer = SpeechRecognizer()
+    if not recognizer.languages():
+        log.warning("no speech recognition model installed: keypad answers only "
+                    "(see `ivr models list`)")
+        return None
+    return recognizer
 
 
 
@@ -56,10 +72,13 @@ class Engine:
         host_sounds, seen_sounds = self.pbx.sounds_dir
         self._synth = Synthesizer(host_sounds, workers=2)
         self.prompts = PromptLibrary(self._synth, seen_sounds)
+        self.recognizer = load_recognizer(s)
+        self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
         self.runner = FlowRunner(self.recorder, KeywordTriager())
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
         self.agi = FastAgiServer()
         self.agi.add_route("inbound", self.handle_inbound)
+        self.agi.add_route("flow", self.handle_inbound)  # agi://.../flow?name=<flow>
         await self.agi.start(s.engine.host, s.engine.agi_port)
         if connect_ami:
             self.ami = AmiClient(s.pbx.host, s.pbx.ami_port, s.pbx.ami_user,
@@ -102,6 +121,8 @@ class Engine:
             self.ami.close()
         if self._synth is not None:
             await asyncio.to_thread(self._synth.close)
+        if hasattr(self, "_asr_pool"):
+            self._asr_pool.shutdown(wait=False, cancel_futures=True)
         if self.recorder is not None:
             self.recorder.close()
 
@@ -109,7 +130,8 @@ class Engine:
     async def handle_inbound(self, session: AgiSession) -> None:
         assert self.recorder is not None and self.flows.current is not None
         flow_set = self.flows.current  # a call finishes on the set it started with
-        flow = flow_set.flows["main"]
+        flow = flow_set.flows.get(session.args.get("name", "main"), flow_set.flows["main"])
+        self.prompts.use_recordings(self.flows.recordings())
         recorder = self.recorder
         repeat = await asyncio.to_thread(recorder.recent_calls, session.caller_number)
         call_id = await recorder.start(session.uniqueid, session.channel,
@@ -117,7 +139,8 @@ class Engine:
         self.active[session.uniqueid] = call_id
         done = self.finished.setdefault(session.uniqueid, asyncio.Event())
         channel = AgiChannel(session, self.prompts, self.audiosocket,
-                             f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}")
+                             f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
+                             self.recognizer, self._asr_pool)
         outcome = "error"
         try:
             state = CallState(call_id, flow_set, flow, channel, vars={

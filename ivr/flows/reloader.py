@@ -28,13 +28,26 @@ class FlowStore:
         self._task: asyncio.Task[None] | None = None
 
     def signature(self) -> tuple[tuple[str, int, int], ...]:
-        files = sorted([*self.dialplans.glob("*.yaml"), *self.prompts.glob("*.yaml")])
+        files = sorted([*self.dialplans.glob("*.yaml"), *self.prompts.glob("*.yaml"),
+                        *self.prompts.glob("*/*.wav")])
         out = []
         for f in files:
             with contextlib.suppress(FileNotFoundError):
                 st = f.stat()
                 out.append((str(f), st.st_mtime_ns, st.st_size))
         return tuple(out)
+
+    def recordings(self) -> dict[tuple[str, str], Path]:
+        """(lang, prompt text) -> recorded file, for prompts with ``prompts/<lang>/<id>.wav``."""
+        found: dict[tuple[str, str], Path] = {}
+        if self.current is None:
+            return found
+        for lang, texts in self.current.prompts.items():
+            for prompt_id, text in texts.items():
+                wav = self.prompts / lang / f"{prompt_id}.wav"
+                if wav.exists():
+                    found[(lang, text)] = wav
+        return found
 
     def load(self) -> bool:
         """Validate the folders; replace the current set only if valid. True if replaced."""

@@ -25,6 +25,7 @@ from ivr.triage.decision import Triager
 
 log = logging.getLogger(__name__)
 
+STILL_THERE = "still_there"  # prompt id said at the first silence, when the catalog has it
 MAX_STEPS = 500  # a runaway flow (a caller looping a menu all night) ends with a person
 
 
@@ -229,9 +230,7 @@ class FlowRunner:
             key = key or words
             kind = "no_input" if not key else "no_match"
             await self._event(state, kind, sid, dtmf=key, attempt=attempt + 1)
-            fallback: s.Fallback = getattr(step, kind)
-            if attempt < retries and fallback.prompt:
-                await self._speak(state, sid, fallback.prompt)
+            await self._before_retry(state, sid, step, kind, attempt, retries)
         return getattr(step, kind).goto, None
 
     async def _ask(self, state: CallState, sid: str, step: s.Ask) -> Result:
@@ -264,10 +263,21 @@ class FlowRunner:
             else:
                 kind = "no_input"
             await self._event(state, kind, sid, attempt=attempt + 1)
-            fallback: s.Fallback = getattr(step, kind)
-            if attempt < retries and fallback.prompt:
-                await self._speak(state, sid, fallback.prompt)
+            await self._before_retry(state, sid, step, kind, attempt, retries)
         return getattr(step, kind).goto, None
+
+    async def _before_retry(self, state: CallState, sid: str, step: s.Menu | s.Ask, kind: str,
+                            attempt: int, retries: int) -> None:
+        """Silence first gets "are you still there?"; then the step's own sorry-prompt."""
+        if attempt >= retries:
+            return
+        fallback: s.Fallback = getattr(step, kind)
+        prompt = fallback.prompt
+        if kind == "no_input" and attempt == 0 and STILL_THERE in state.flow_set.prompts.get(
+                state.lang, {}):
+            prompt = STILL_THERE
+        if prompt:
+            await self._speak(state, sid, prompt)
 
     @staticmethod
     def _interpret(step: s.Ask, text: str) -> str | None:

@@ -105,6 +105,15 @@ class Synthesizer:
         write_wav(out, phone)
         return out
 
+    def import_recording(self, recording: Path) -> Path:
+        """A recorded human prompt, converted once to 8 kHz mono WAV in the cache."""
+        digest = hashlib.sha256(recording.read_bytes()).hexdigest()[:24]
+        out = self.cache_dir / f"rec-{digest}.wav"
+        if not out.exists():
+            samples, rate = read_wav(recording)
+            write_wav(out, to_telephone(samples, rate))
+        return out
+
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 

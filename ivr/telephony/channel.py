@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from ivr.speech.audio import read_wav
 from ivr.speech.tts import Synthesizer
+from ivr.speech.turn import TurnResult, take_turn
 from ivr.telephony import variables as v
 from ivr.telephony.agi_protocol import command
 from ivr.telephony.audiosocket import AudioSocketServer, wait_stream
@@ -72,22 +75,43 @@ class Channel(Protocol):
 
 
 class PromptLibrary:
-    """Turns prompt text into a file Asterisk can play (synthesized once, then cached)."""
+    """Turns prompt text into audio Asterisk can play: a recorded human prompt where
+    one exists (``prompts/<lang>/<id>.wav``), otherwise TTS, synthesized once and
+    cached by content."""
 
     def __init__(self, synthesizer: Synthesizer, seen_dir: str) -> None:
         self.synth = synthesizer
         self.seen_dir = seen_dir.rstrip("/")
+        self.recorded: dict[tuple[str, str], Path] = {}  # (lang, text) -> recording
+
+    def use_recordings(self, recorded: dict[tuple[str, str], Path]) -> None:
+        self.recorded = dict(recorded)
+
+    async def file_for(self, text: str, lang: str, profile: str) -> Path:
+        recording = self.recorded.get((lang, text))
+        if recording is not None:
+            return await asyncio.to_thread(self.synth.import_recording, recording)
+        return await asyncio.to_thread(self.synth.render, text, lang, profile)
 
     async def sound_for(self, text: str, lang: str, profile: str) -> str:
-        path: Path = await asyncio.to_thread(self.synth.render, text, lang, profile)
+        path = await self.file_for(text, lang, profile)
         return f"{self.seen_dir}/{path.stem}"  # Asterisk picks the format by extension
+
+    async def pcm_for(self, text: str, lang: str, profile: str) -> bytes:
+        """The prompt as 8 kHz 16-bit PCM, for playing over AudioSocket."""
+        samples, _rate = read_wav(await self.file_for(text, lang, profile))
+        return samples.astype("<i2").tobytes()
 
 
 class AgiChannel:
     """:class:`Channel` over a FastAGI session (+ AudioSocket for listening)."""
 
     def __init__(self, session: AgiSession, prompts: PromptLibrary,
-                 audiosocket: AudioSocketServer, audiosocket_addr: str) -> None:
+                 audiosocket: AudioSocketServer, audiosocket_addr: str,
+                 recognizer: Any = None, executor: Executor | None = None) -> None:
+        self.recognizer = recognizer  # ivr.speech.asr.SpeechRecognizer, when available
+        self.executor = executor
+        self.turns: list[TurnResult] = []
         self.session = session
         self.prompts = prompts
         self.audiosocket = audiosocket
@@ -146,9 +170,39 @@ class AgiChannel:
     async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
                    max_seconds: float = 15.0, timeout: float = 5.0,
                    phrases: list[str] | None = None) -> Heard:
-        """Ask and take the answer. Without a speech recogniser on this channel, the
-        answer is a key (the prompt tells callers which keys to use)."""
-        return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
+        """Ask and take the answer: words (over AudioSocket, with barge-in) where a
+        recogniser has this language, else a key (the prompts name the keys)."""
+        if self.recognizer is None or not self.recognizer.has(lang):
+            return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
+        pcm = await self.prompts.pcm_for(prompt, lang, profile)
+        recognizer = self.recognizer
+
+        def new_session() -> Any:
+            return recognizer.session(lang, 8000, phrases)
+
+        call_uuid, fut = self.audiosocket.expect()
+        app = asyncio.create_task(self.session.command(
+            command("EXEC", "AudioSocket", f"{call_uuid},{self.audiosocket_addr}")))
+        try:
+            stream = await wait_stream(fut, 3.0)
+        except Exception:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(app, 5.0)
+            raise
+        try:
+            turn = await take_turn(stream, prompt_pcm=pcm, session_factory=new_session,
+                                   executor=self.executor, timeout=timeout,
+                                   max_seconds=max_seconds)
+        finally:
+            await stream.close()
+        await app  # raises CallerHangup if the caller left meanwhile
+        self.turns.append(turn)
+        if turn.dtmf:
+            return Heard(dtmf=turn.dtmf)
+        confidence = turn.confidence
+        if phrases and getattr(turn.transcript, "in_grammar", None) is False:
+            confidence = 0.0  # out-of-grammar speech forced onto a grammar word
+        return Heard(text=turn.text, confidence=confidence)
 
     async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
         """Ring one extension (a ward, a named nurse) for up to 30 s."""
