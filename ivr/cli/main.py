@@ -11,6 +11,7 @@ from ivr.cli.demo import demo
 from ivr.cli.graph import graph
 from ivr.cli.override import override
 from ivr.cli.pbx import pbx
+from ivr.cli.prompts import prompts
 from ivr.cli.serve import serve
 from ivr.cli.simulate import simulate_cmd
 from ivr.cli.validate import validate
@@ -28,6 +29,7 @@ cli.add_command(demo)
 cli.add_command(graph)
 cli.add_command(override)
 cli.add_command(pbx)
+cli.add_command(prompts)
 cli.add_command(serve)
 cli.add_command(validate)
 cli.add_command(simulate_cmd, name="simulate")

@@ -112,3 +112,11 @@ def test_every_shipped_flow_draws(flow, tmp_path):
     svg = out.read_text()
     assert "<svg" in svg
     assert 'stroke="red"' in svg  # every flow has an emergency path, drawn in red
+
+
+async def test_star_repeats_the_menu_slower_for_the_rest_of_the_call(flows):
+    result = await simulate(flows, "main", SimChannel(EN + k("*", "2", "2")),
+                            at=WEDNESDAY_10AM)
+    assert result.record.queue == "pharmacy"
+    rates = [e.get("speech_rate") for e in result.events if e["kind"] == "set"]
+    assert "slower" in rates
