@@ -80,6 +80,8 @@ def _schema_diagnostics(exc: ValidationError, model: type[BaseModel], prefix: tu
             parent = _model_at(model, loc[:-1])
             code = "IVR100"
             msg = f"unknown key '{key}'{_did_you_mean(str(key), _fields(parent))}"
+            if err["input"] is None:
+                msg += " (if it belongs to a text with a comma or colon, quote that text)"
         elif kind == "missing":
             code, msg = "IVR102", f"missing '{key}'"
         elif kind == "string_pattern_mismatch" and err["ctx"].get("pattern") == ID:

@@ -33,8 +33,7 @@ def _walk(node: yaml.Node, path: Path, src: Source) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node)) if key_node.tag != \
-                "tag:yaml.org,2002:str" else key_node.value
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else key_node.value
             key = str(key) if not isinstance(key, str) else key
             if key in out:
                 src.duplicates.append(((*path, key), key_node.start_mark.line + 1,
@@ -46,7 +45,12 @@ def _walk(node: yaml.Node, path: Path, src: Source) -> Any:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_walk(item, (*path, i), src) for i, item in enumerate(node.value)]
-    return yaml.safe_load(yaml.serialize(node))
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """A scalar as PyYAML's safe loader would build it (null, bool, int, date, text)."""
+    return yaml.SafeLoader("").construct_object(node, deep=True)
 
 
 def load_source(text: str, file: str) -> Source:
