@@ -217,7 +217,8 @@ class FlowRunner:
                 key, words = heard.dtmf, heard.text
                 if words:
                     await self._event(state, "turn", sid, text=words,
-                                      confidence=round(heard.confidence, 3))
+                                      confidence=round(heard.confidence, 3),
+                                      barged_in=heard.barged_in)
             if target := self._emergency(state, key[:1]):
                 await self._event(state, "input", sid, dtmf=key, emergency_key=True)
                 return target, None
@@ -253,7 +254,8 @@ class FlowRunner:
                 kind = "no_match"
             elif heard.text:
                 await self._event(state, "turn", sid, text=heard.text,
-                                  confidence=round(heard.confidence, 3))
+                                  confidence=round(heard.confidence, 3),
+                                  barged_in=heard.barged_in)
                 value = (self._interpret(step, heard.text)
                          if heard.confidence >= step.min_confidence else None)
                 if value is not None:

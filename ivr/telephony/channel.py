@@ -48,6 +48,7 @@ class Heard:
     text: str = ""
     confidence: float = 0.0
     dtmf: str = ""
+    barged_in: bool = False  # the caller cut the prompt short
 
 
 class Channel(Protocol):
@@ -172,7 +173,7 @@ class AgiChannel:
                    phrases: list[str] | None = None) -> Heard:
         """Ask and take the answer: words (over AudioSocket, with barge-in) where a
         recogniser has this language, else a key (the prompts name the keys)."""
-        if self.recognizer is None or not self.recognizer.has(lang):
+        if self.recognizer is None or lang not in self.recognizer.languages():
             return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
         pcm = await self.prompts.pcm_for(prompt, lang, profile)
         recognizer = self.recognizer
@@ -198,11 +199,11 @@ class AgiChannel:
         await app  # raises CallerHangup if the caller left meanwhile
         self.turns.append(turn)
         if turn.dtmf:
-            return Heard(dtmf=turn.dtmf)
+            return Heard(dtmf=turn.dtmf, barged_in=turn.barged_in)
         confidence = turn.confidence
         if phrases and getattr(turn.transcript, "in_grammar", None) is False:
             confidence = 0.0  # out-of-grammar speech forced onto a grammar word
-        return Heard(text=turn.text, confidence=confidence)
+        return Heard(text=turn.text, confidence=confidence, barged_in=turn.barged_in)
 
     async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
         """Ring one extension (a ward, a named nurse) for up to 30 s."""
