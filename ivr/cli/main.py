@@ -14,6 +14,8 @@ from ivr.cli.pbx import pbx
 from ivr.cli.prompts import prompts
 from ivr.cli.serve import serve
 from ivr.cli.simulate import simulate_cmd
+from ivr.cli.triage import triage
+from ivr.cli.urgency import urgency
 from ivr.cli.validate import validate
 
 
@@ -32,6 +34,8 @@ cli.add_command(pbx)
 cli.add_command(prompts)
 cli.add_command(serve)
 cli.add_command(validate)
+cli.add_command(triage)
+cli.add_command(urgency)
 cli.add_command(simulate_cmd, name="simulate")
 
 

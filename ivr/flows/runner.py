@@ -260,6 +260,7 @@ class FlowRunner:
                          if heard.confidence >= step.min_confidence else None)
                 if value is not None:
                     state.vars[step.into] = value
+                    state.vars["asr_confidence"] = heard.confidence
                     return step.next, None
                 kind = "no_match"
             else:
@@ -296,7 +297,8 @@ class FlowRunner:
     async def _triage(self, state: CallState, sid: str, step: s.Triage) -> Result:
         text = str(state.vars.get(step.input, ""))
         decision = self.triager.decide(text, state.lang, {
-            k: v for k, v in state.vars.items() if k.startswith("caller.")})
+            k: v for k, v in state.vars.items()
+            if k.startswith("caller.") or k in ("asr_confidence", "acoustic_urgency")})
         state.vars.update({"triage.urgency": decision.urgency,
                            "triage.department": decision.department,
                            "triage.priority": decision.queue_priority})
