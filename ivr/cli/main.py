@@ -9,6 +9,7 @@ import click
 
 from ivr.cli.demo import demo
 from ivr.cli.graph import graph
+from ivr.cli.models import models
 from ivr.cli.override import override
 from ivr.cli.pbx import pbx
 from ivr.cli.prompts import prompts
@@ -29,6 +30,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(demo)
 cli.add_command(graph)
+cli.add_command(models)
 cli.add_command(override)
 cli.add_command(pbx)
 cli.add_command(prompts)

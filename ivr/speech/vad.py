@@ -30,6 +30,7 @@ class VadConfig:
     stay_margin_db: float = 7.0  # above the noise floor to stay in speech
     floor_rise_db_per_s: float = 3.0  # how fast the floor may climb during silence
     min_floor_db: float = -70.0
+    initial_floor_db: float = -50.0  # a quiet phone line, until frames show otherwise
 
 
 def frame_db(frame: bytes) -> float:
@@ -55,7 +56,9 @@ class Vad:
         db = frame_db(frame)
         self.frames += 1
         if self.floor_db is None:
-            self.floor_db = max(db, self.cfg.min_floor_db)
+            # Never assume the first frame is the line's noise: callers may talk at once,
+            # and some channels send no frames at all until someone speaks.
+            self.floor_db = max(min(db, self.cfg.initial_floor_db), self.cfg.min_floor_db)
         cfg = self.cfg
         if not self.in_speech:
             loud = db > self.floor_db + cfg.start_margin_db
@@ -79,8 +82,9 @@ class Vad:
         if db < self.floor_db:
             self.floor_db = max(db, self.cfg.min_floor_db)
         else:
-            rise = self.cfg.floor_rise_db_per_s * FRAME_MS / 1000
-            self.floor_db = min(db, self.floor_db + rise)
+            # Learn the line fast in the first second, then only slowly.
+            rate = self.cfg.floor_rise_db_per_s * (10 if self.frames <= 50 else 1)
+            self.floor_db = min(db, self.floor_db + rate * FRAME_MS / 1000)
 
 
 def speech_mask(pcm: bytes, config: VadConfig | None = None) -> list[bool]:

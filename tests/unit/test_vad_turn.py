@@ -163,3 +163,13 @@ async def test_long_speech_is_cut_at_the_maximum(speech):
     result = await take_turn(stream, timeout=2, max_seconds=1.5)
     feeder.cancel()
     assert result.truncated and 1000 <= result.speech_ms <= 2200
+
+
+def test_speech_from_the_very_first_frame_is_detected(speech):
+    """Channels that send no frames until the caller talks: the first frame is speech."""
+    vad, events = Vad(), []
+    for f in frames(np.concatenate([speech, silence(1.0)])):
+        ev = vad.feed(f)
+        if ev:
+            events.append(ev)
+    assert events == [VadEvent.SPEECH_START, VadEvent.SPEECH_END]
