@@ -73,6 +73,9 @@ class Engine:
         self._synth = Synthesizer(host_sounds, workers=2)
         self.prompts = PromptLibrary(self._synth, seen_sounds)
         self.recognizer = load_recognizer(s)
+        if self.recognizer is not None:  # load models now: ~1-2 s each, not on a caller's time
+            for lang in self.recognizer.languages():
+                await asyncio.to_thread(self.recognizer.model, lang)
         self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
         self.runner = FlowRunner(self.recorder, KeywordTriager())
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
