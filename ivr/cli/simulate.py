@@ -31,10 +31,8 @@ def _script(args: list[str]) -> list[CallerTurn]:
             continue
         if i + 1 >= len(args):
             raise click.UsageError(f"{opt} needs a value")
-        if kind == "wav":
-            raise click.UsageError(
-                "--wav needs speech recognition (Vosk), which this build does not have "
-                "yet; use --say with the words instead")
+        if kind == "wav" and not Path(args[i + 1]).is_file():
+            raise click.UsageError(f"--wav {args[i + 1]}: no such file")
         turns.append(CallerTurn(kind, args[i + 1]))
         i += 2
     return turns
@@ -95,8 +93,8 @@ def simulate_cmd(ctx: click.Context, file: Path, prompts_dir: Path, lang: str | 
                  as_json: bool) -> None:
     """Run a flow without Asterisk and print the path and the prompts.
 
-    Caller turns, in order: --input KEY, --say "WORDS", --hangup (--wav FILE needs
-    speech recognition). With no turns on a terminal, asks you at each prompt
+    Caller turns, in order: --input KEY, --say "WORDS", --wav RECORDING (heard by the
+    speech recogniser), --hangup. With no turns on a terminal, asks you at each prompt
     ("say ..." to speak, "hangup" to hang up); otherwise the caller stays silent.
     """
     turns = _script(ctx.args)
@@ -107,9 +105,19 @@ def simulate_cmd(ctx: click.Context, file: Path, prompts_dir: Path, lang: str | 
             click.echo(str(d), err=True)
         raise click.ClickException("the flows do not validate: nothing simulated")
     interactive = not turns and sys.stdin.isatty() and not as_json
+    recognizer = None
+    if any(t.kind == "wav" for t in turns):
+        from ivr.speech.asr import SpeechRecognizer
+
+        recognizer = SpeechRecognizer()
+        wanted = lang or flow.language
+        if wanted not in recognizer.languages():
+            raise click.UsageError(f"--wav needs a speech recognition model for {wanted}: "
+                                   f"see `ivr models list` (have: {recognizer.languages()})")
     channel = SimChannel(turns, ask=(lambda p: click.prompt("caller", default="",
                                                             show_default=False))
-                         if interactive else None, unanswered=set(unanswered))
+                         if interactive else None, unanswered=set(unanswered),
+                         recognizer=recognizer)
     extra = dict(v.split("=", 1) for v in variables)
     if lang:
         extra["lang"] = lang

@@ -20,7 +20,7 @@ from ivr.triage.keywords import KeywordTriager
 
 @dataclass(frozen=True)
 class CallerTurn:
-    kind: str  # "key" | "say" | "hangup"
+    kind: str  # "key" | "say" | "wav" | "hangup"
     value: str = ""
 
 
@@ -32,6 +32,7 @@ class SimChannel:
     turns: list[CallerTurn] = field(default_factory=list)
     ask: Callable[[str], str] | None = None
     unanswered: set[str] = field(default_factory=set)
+    recognizer: Any = None  # ivr.speech.asr.SpeechRecognizer, for "wav" turns
     caller_number: str = "13800138000"
     uniqueid: str = "sim-1"
     variables: dict[str, str] = field(default_factory=dict)
@@ -78,7 +79,24 @@ class SimChannel:
         turn = self._turn(prompt)
         if turn.kind == "say":
             return Heard(text=turn.value, confidence=1.0)
+        if turn.kind == "wav":
+            return self._recognize(turn.value, lang, phrases)
         return Heard(dtmf=turn.value)
+
+    def _recognize(self, path: str, lang: str, phrases: list[str] | None) -> Heard:
+        """What the recogniser hears in a recording, as a live call would."""
+        from pathlib import Path
+
+        from ivr.speech.audio import read_wav, to_telephone
+
+        if self.recognizer is None or lang not in self.recognizer.languages():
+            raise RuntimeError(f"no speech recognition model for {lang}: see `ivr models list`")
+        samples, rate = read_wav(Path(path))
+        session = self.recognizer.session(lang, 8000, phrases)
+        session.accept(to_telephone(samples, rate).tobytes())
+        t = session.result()
+        confidence = 0.0 if phrases and t.in_grammar is False else t.confidence
+        return Heard(text=t.text, confidence=confidence)
 
     async def listen(self, seconds: float) -> bytes:
         return b""

@@ -50,6 +50,35 @@ def test_hangup_and_caller_variables():
     assert hung.output.splitlines()[-1] == "outcome: caller_hangup"
 
 
-def test_wav_without_recognizer_is_a_clear_usage_error():
-    result = CliRunner().invoke(cli, [*ARGS, "--wav", "x.wav"])
-    assert result.exit_code == 2 and "speech recognition" in result.output
+def test_wav_needs_a_file_and_a_model_for_the_language(tmp_path):
+    missing = CliRunner().invoke(cli, [*ARGS, "--wav", "x.wav"])
+    assert missing.exit_code == 2 and "no such file" in missing.output
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"RIFF")
+    no_model = CliRunner().invoke(cli, [*ARGS, "--wav", str(wav)])
+    assert no_model.exit_code == 2 and "model for en-US" in no_model.output
+
+
+def test_wav_is_heard_by_the_real_recogniser(tmp_path):
+    """A Korean recording answers a Korean menu through Vosk, as on a live call."""
+    import subprocess
+
+    flows, prompts = tmp_path / "flows", tmp_path / "prompts"
+    flows.mkdir()
+    prompts.mkdir()
+    (prompts / "ko-KR.yaml").write_text("menu: 예약 또는 상담원이라고 말씀하세요.\n")
+    (flows / "ko.yaml").write_text(
+        "flow: ko\nlanguages: [ko-KR]\nstart: menu\non_error: op\nsteps:\n"
+        "  menu:\n    type: menu\n    prompt: menu\n    options:\n"
+        "      - {key: '1', say: ['예약'], goto: book}\n"
+        "      - {key: '2', say: ['상담원'], goto: op}\n"
+        "    no_input: {goto: op}\n    no_match: {goto: op}\n"
+        "  book: {type: route, queue: appointments, priority: 1}\n"
+        "  op: {type: route, queue: operator, priority: 3}\n", encoding="utf-8")
+    wav = tmp_path / "yeyak.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "130", "-w", str(wav), "예약"], check=True)
+    result = CliRunner().invoke(cli, ["simulate", str(flows / "ko.yaml"), "--prompts",
+                                      str(prompts), "--wav", str(wav)])
+    assert result.exit_code == 0, result.output
+    assert "caller said" in result.output and "예약" in result.output
+    assert result.output.splitlines()[-1] == "outcome: answered (queue appointments)"
