@@ -19,7 +19,7 @@ from ivr.speech.audio import read_wav
 from ivr.speech.tts import Synthesizer
 from ivr.speech.turn import TurnResult, take_turn
 from ivr.telephony import variables as v
-from ivr.telephony.agi_protocol import command
+from ivr.telephony.agi_protocol import AgiReply, command
 from ivr.telephony.audiosocket import AudioSocketServer, wait_stream
 from ivr.telephony.errors import AgiCommandError, CallerHangup
 from ivr.telephony.fastagi import AgiSession
@@ -104,7 +104,91 @@ class PromptLibrary:
         return samples.astype("<i2").tobytes()
 
 
-class AgiChannel:
+class AgiCallControl:
+    """Call control shared by the FastAGI and the EAGI channels: both speak the same
+    AGI commands; only how a command line reaches Asterisk differs (``command``)."""
+
+    prompts: PromptLibrary
+
+    async def command(self, line: str, *, on_dead_channel: bool = False) -> AgiReply:
+        raise NotImplementedError
+
+    def _mark_gone(self) -> None:
+        raise NotImplementedError
+
+    async def answer(self) -> None:
+        await self.command("ANSWER")
+
+    async def play(self, sound: str, interrupt: str = "") -> str | None:
+        reply = await self.command(command("STREAM FILE", sound, interrupt))
+        if reply.value == -1:
+            await self._raise_if_gone()
+            raise AgiCommandError("STREAM FILE", 200, f"could not play {sound}")
+        return reply.digit
+
+    async def say(self, text: str, lang: str = "en", profile: str = "normal",
+                  interrupt: str = "") -> str | None:
+        return await self.play(await self.prompts.sound_for(text, lang, profile), interrupt)
+
+    async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
+                             lang: str = "en", profile: str = "normal") -> str:
+        sound = await self.prompts.sound_for(prompt, lang, profile)
+        reply = await self.command(
+            command("GET DATA", sound, int(timeout * 1000), max_digits))
+        if reply.value == -1:
+            await self._raise_if_gone()
+        return reply.result if reply.result and set(reply.result) <= set(ALL_KEYS) else ""
+
+    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
+        """Ring one extension (a ward, a named nurse) for up to 30 s."""
+        await self.set_variable(v.IVR_CALL_ID, call_id)
+        await self.set_variable(v.IVR_SUMMARY, summary[:200])
+        await self.command(
+            command("EXEC", "Dial", f"PJSIP/{extension},30,b({v.AGENT_PREDIAL})"))
+        status = await self.get_variable("DIALSTATUS") or "UNKNOWN"
+        return QueueOutcome("ANSWERED" if status == "ANSWER" else status,
+                            f"PJSIP/{extension}" if status == "ANSWER" else None)
+
+    async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
+                                summary: str = "", call_id: str = "") -> QueueOutcome:
+        """Wait in ``queue`` (``priority``: higher is served first) until an agent takes
+        the call and the conversation ends, or the queue gives up."""
+        await self.set_variable(v.QUEUE_PRIO, str(priority))
+        await self.set_variable(v.IVR_CALL_ID, call_id)
+        await self.set_variable(v.IVR_SUMMARY, summary[:200])
+        await self.set_variable(v.IVR_DEPARTMENT, queue)
+        args = f"{queue},b({v.AGENT_PREDIAL}),,,{timeout or ''}"
+        await self.command(command("EXEC", "Queue", args))
+        agent = await self.get_variable(v.MEMBERINTERFACE)
+        if agent:
+            return QueueOutcome("ANSWERED", agent)
+        return QueueOutcome(await self.get_variable(v.QUEUESTATUS) or "UNKNOWN")
+
+    async def set_variable(self, name: str, value: str) -> None:
+        await self.command(command("SET VARIABLE", name, value))
+
+    async def get_variable(self, name: str, *, after_hangup: bool = False) -> str | None:
+        reply = await self.command(command("GET VARIABLE", name),
+                                           on_dead_channel=after_hangup)
+        return reply.data if reply.value == 1 else None
+
+    async def hangup(self) -> None:
+        with contextlib.suppress(CallerHangup):
+            await self.set_variable(v.IVR_DONE, "1")
+            await self.command("HANGUP")
+
+    async def mark_done(self) -> None:
+        """Tell the dialplan the engine finished the call (no operator fallback)."""
+        await self.set_variable(v.IVR_DONE, "1")
+
+    async def _raise_if_gone(self) -> None:
+        reply = await self.command("CHANNEL STATUS")
+        if reply.value is None or reply.value < 0:
+            self._mark_gone()
+            raise CallerHangup("caller hung up during playback")
+
+
+class AgiChannel(AgiCallControl):
     """:class:`Channel` over a FastAGI session (+ AudioSocket for listening)."""
 
     def __init__(self, session: AgiSession, prompts: PromptLibrary,
@@ -120,34 +204,16 @@ class AgiChannel:
         self.uniqueid = session.uniqueid
         self.caller_number = session.caller_number
 
-    async def answer(self) -> None:
-        await self.session.command("ANSWER")
+    async def command(self, line: str, *, on_dead_channel: bool = False) -> AgiReply:
+        return await self.session.command(line, on_dead_channel=on_dead_channel)
 
-    async def play(self, sound: str, interrupt: str = "") -> str | None:
-        reply = await self.session.command(command("STREAM FILE", sound, interrupt))
-        if reply.value == -1:
-            await self._raise_if_gone()
-            raise AgiCommandError("STREAM FILE", 200, f"could not play {sound}")
-        return reply.digit
-
-    async def say(self, text: str, lang: str = "en", profile: str = "normal",
-                  interrupt: str = "") -> str | None:
-        return await self.play(await self.prompts.sound_for(text, lang, profile), interrupt)
-
-    async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
-                             lang: str = "en", profile: str = "normal") -> str:
-        sound = await self.prompts.sound_for(prompt, lang, profile)
-        reply = await self.session.command(
-            command("GET DATA", sound, int(timeout * 1000), max_digits))
-        if reply.value == -1:
-            await self._raise_if_gone()
-        return reply.result if reply.result.isdigit() or set(reply.result) <= set(ALL_KEYS) \
-            else ""
+    def _mark_gone(self) -> None:
+        self.session.hung_up = True
 
     async def listen(self, seconds: float) -> bytes:
         """The caller's audio for ``seconds`` (8 kHz slin), over AudioSocket."""
         call_uuid, fut = self.audiosocket.expect()
-        app = asyncio.create_task(self.session.command(
+        app = asyncio.create_task(self.command(
             command("EXEC", "AudioSocket", f"{call_uuid},{self.audiosocket_addr}")))
         try:
             stream = await wait_stream(fut, 3.0)
@@ -182,7 +248,7 @@ class AgiChannel:
             return recognizer.session(lang, 8000, phrases)
 
         call_uuid, fut = self.audiosocket.expect()
-        app = asyncio.create_task(self.session.command(
+        app = asyncio.create_task(self.command(
             command("EXEC", "AudioSocket", f"{call_uuid},{self.audiosocket_addr}")))
         try:
             stream = await wait_stream(fut, 3.0)
@@ -204,51 +270,3 @@ class AgiChannel:
         if phrases and getattr(turn.transcript, "in_grammar", None) is False:
             confidence = 0.0  # out-of-grammar speech forced onto a grammar word
         return Heard(text=turn.text, confidence=confidence, barged_in=turn.barged_in)
-
-    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
-        """Ring one extension (a ward, a named nurse) for up to 30 s."""
-        await self.set_variable(v.IVR_CALL_ID, call_id)
-        await self.set_variable(v.IVR_SUMMARY, summary[:200])
-        await self.session.command(
-            command("EXEC", "Dial", f"PJSIP/{extension},30,b({v.AGENT_PREDIAL})"))
-        status = await self.get_variable("DIALSTATUS") or "UNKNOWN"
-        return QueueOutcome("ANSWERED" if status == "ANSWER" else status,
-                            f"PJSIP/{extension}" if status == "ANSWER" else None)
-
-    async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
-                                summary: str = "", call_id: str = "") -> QueueOutcome:
-        """Wait in ``queue`` (``priority``: higher is served first) until an agent takes
-        the call and the conversation ends, or the queue gives up."""
-        await self.set_variable(v.QUEUE_PRIO, str(priority))
-        await self.set_variable(v.IVR_CALL_ID, call_id)
-        await self.set_variable(v.IVR_SUMMARY, summary[:200])
-        await self.set_variable(v.IVR_DEPARTMENT, queue)
-        args = f"{queue},b({v.AGENT_PREDIAL}),,,{timeout or ''}"
-        await self.session.command(command("EXEC", "Queue", args))
-        agent = await self.get_variable(v.MEMBERINTERFACE)
-        if agent:
-            return QueueOutcome("ANSWERED", agent)
-        return QueueOutcome(await self.get_variable(v.QUEUESTATUS) or "UNKNOWN")
-
-    async def set_variable(self, name: str, value: str) -> None:
-        await self.session.command(command("SET VARIABLE", name, value))
-
-    async def get_variable(self, name: str, *, after_hangup: bool = False) -> str | None:
-        reply = await self.session.command(command("GET VARIABLE", name),
-                                           on_dead_channel=after_hangup)
-        return reply.data if reply.value == 1 else None
-
-    async def hangup(self) -> None:
-        with contextlib.suppress(CallerHangup):
-            await self.set_variable(v.IVR_DONE, "1")
-            await self.session.command("HANGUP")
-
-    async def mark_done(self) -> None:
-        """Tell the dialplan the engine finished the call (no operator fallback)."""
-        await self.set_variable(v.IVR_DONE, "1")
-
-    async def _raise_if_gone(self) -> None:
-        reply = await self.session.command("CHANNEL STATUS")
-        if reply.value is None or reply.value < 0:
-            self.session.hung_up = True
-            raise CallerHangup("caller hung up during playback")

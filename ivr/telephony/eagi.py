@@ -1,0 +1,358 @@
+"""Classic AGI/EAGI entry point: the same flows for sites that run scripts, not FastAGI.
+
+Dialplan::
+
+    exten => s,n,EAGI(ivr-eagi,main)    ; caller audio on fd 3: spoken answers
+    exten => s,n,AGI(ivr-eagi,main)     ; keypad answers only
+
+Asterisk starts this script per call with the ``agi_*`` headers and the
+replies on stdin, and reads commands from stdout. So nothing else may ever
+write to stdout in this process: pyttsx3 prints, so it is never imported here
+(prompts come from the engine's cache; a missing one is rendered in a worker
+process whose stdout is /dev/null, see :mod:`ivr.speech.tts`). pyst2's
+:class:`asterisk.agi.AGI` reads the headers and writes commands; replies are
+parsed by :mod:`ivr.telephony.agi_protocol` because pyst2 chokes on the
+asynchronous ``HANGUP`` line and treats every ``result=-1`` as an error.
+
+Caller audio: EAGI delivers it on fd 3 only while Asterisk waits for the next
+command (see :mod:`ivr.telephony.eagi_audio`), so a spoken answer is taken
+after the prompt: keys interrupt the prompt (STREAM FILE escape digits), speech
+cannot. A hangup arrives as SIGHUP (or ``511`` replies with ``AGISIGHUP=no``)
+and surfaces as :class:`~ivr.telephony.errors.CallerHangup`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import logging
+import os
+import signal
+import sys
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TextIO
+
+from asterisk.agi import AGI
+
+from ivr.speech.turn import TurnResult, take_turn
+from ivr.telephony import variables as v
+from ivr.telephony.agi_protocol import (
+    HANGUP_LINE,
+    USAGE_END,
+    USAGE_START,
+    AgiReply,
+    parse_reply,
+)
+from ivr.telephony.channel import ALL_KEYS, AgiCallControl, Heard, PromptLibrary
+from ivr.telephony.eagi_audio import EAGI_AUDIO_FD, Fd3Stream, drain
+from ivr.telephony.errors import AgiCommandError, AgiProtocolError, CallerHangup
+
+log = logging.getLogger(__name__)
+
+
+class _LogSink(io.TextIOBase):
+    """pyst2 narrates every line to stderr; send that to our debug log instead."""
+
+    def write(self, s: str) -> int:
+        if s.strip():
+            log.debug("pyst2: %s", s.rstrip())
+        return len(s)
+
+
+class EagiSession(AGI):  # type: ignore[misc]
+    """One AGI/EAGI call over pipes: pyst2 for the headers and the writing side,
+    :func:`parse_reply` for the replies. Blocking: the channel runs it in a thread."""
+
+    def __init__(self, stdin: TextIO, stdout: TextIO, stderr: Any = None,
+                 audio_fd: int | None = None) -> None:
+        super().__init__(stdin=stdin, stdout=stdout, stderr=stderr or _LogSink())
+        self.hung_up = False
+        enhanced = self.env.get("agi_enhanced", "0.0").startswith("1")
+        self.audio_fd = audio_fd if audio_fd is not None else (
+            EAGI_AUDIO_FD if enhanced else None)
+
+    @property
+    def uniqueid(self) -> str:
+        return str(self.env.get("agi_uniqueid", ""))
+
+    @property
+    def caller_number(self) -> str:
+        return str(self.env.get("agi_callerid", ""))
+
+    @property
+    def channel(self) -> str:
+        return str(self.env.get("agi_channel", ""))
+
+    @property
+    def args(self) -> list[str]:
+        """``agi_arg_1``... : the script's arguments in the dialplan."""
+        out = []
+        while (arg := self.env.get(f"agi_arg_{len(out) + 1}")) is not None:
+            out.append(str(arg))
+        return out
+
+    @property
+    def gone(self) -> bool:
+        return self.hung_up or bool(self._got_sighup)
+
+    def run(self, line: str, *, on_dead_channel: bool = False) -> AgiReply:
+        """Send one command, return its reply; CallerHangup once the caller is gone
+        (unless ``on_dead_channel``: clean-up commands after a hangup)."""
+        if self.gone and not on_dead_channel:
+            raise CallerHangup(f"caller hung up ({self.channel})")
+        try:
+            self.send_command(line)
+        except (BrokenPipeError, ValueError) as exc:  # ValueError: stdout already closed
+            self.hung_up = True
+            raise CallerHangup(f"AGI pipe closed sending {line!r}") from exc
+        reply = self._read_reply()
+        if reply.code == 511 or (self.gone and not on_dead_channel):
+            self.hung_up = True
+            raise CallerHangup(f"caller hung up ({self.channel})")
+        if reply.code in (510, 520):
+            raise AgiCommandError(line, reply.code, reply.text)
+        return reply
+
+    def _read_line(self) -> str:
+        raw = self.stdin.readline()
+        if not raw:
+            self.hung_up = True
+            raise CallerHangup("AGI pipe closed by Asterisk")
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", errors="replace")
+        return str(raw).rstrip("\r\n")
+
+    def _read_reply(self) -> AgiReply:
+        while True:
+            line = self._read_line()
+            if line == HANGUP_LINE:
+                self.hung_up = True
+                continue
+            if line.startswith(USAGE_START):
+                usage = [line[4:]]
+                while not (line := self._read_line()).startswith(USAGE_END):
+                    usage.append(line)
+                return AgiReply(code=520, text="\n".join(usage))
+            try:
+                return parse_reply(line)
+            except ValueError as exc:
+                raise AgiProtocolError(str(exc)) from exc
+
+
+class EagiChannel(AgiCallControl):
+    """:class:`~ivr.telephony.channel.Channel` over an :class:`EagiSession`.
+
+    Commands run one at a time in a single worker thread (the pipes are blocking),
+    so flows stay async. ``hear`` takes speech from fd 3 when the script runs under
+    EAGI and a recogniser has the language; otherwise it reads a key, like
+    :class:`~ivr.telephony.channel.AgiChannel`.
+    """
+
+    def __init__(self, session: EagiSession, prompts: PromptLibrary,
+                 recognizer: Any = None, executor: Executor | None = None) -> None:
+        self.session = session
+        self.prompts = prompts
+        self.recognizer = recognizer  # ivr.speech.asr.SpeechRecognizer, when available
+        self.executor = executor  # for decoding
+        self.uniqueid = session.uniqueid
+        self.caller_number = session.caller_number
+        self.turns: list[TurnResult] = []
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eagi")
+        self._stream: Fd3Stream | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- lifecycle ------------------------------------------------------------
+    def watch_hangup(self) -> None:
+        """Route SIGHUP through the event loop, so a hangup also ends a listening turn
+        at once (pyst2's own handler only sets a flag for the next command)."""
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        self.session._got_sighup = True
+        if self._stream is not None:
+            self._stream.closed.set()
+
+    def close(self) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(Exception):
+                self._loop.remove_signal_handler(signal.SIGHUP)
+            signal.signal(signal.SIGHUP, self.session._handle_sighup)  # never SIG_DFL
+            self._loop = None
+        self._io.shutdown(wait=False, cancel_futures=True)
+
+    async def command(self, line: str, *, on_dead_channel: bool = False) -> AgiReply:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._io, lambda: self.session.run(line, on_dead_channel=on_dead_channel))
+
+    def _mark_gone(self) -> None:
+        self.session.hung_up = True
+
+    # --- Channel --------------------------------------------------------------
+    async def listen(self, seconds: float) -> bytes:
+        """The caller's audio for ``seconds`` (8 kHz slin) from fd 3 (EAGI only)."""
+        if self.session.audio_fd is None:
+            raise AgiCommandError("listen", 0, "caller audio needs EAGI(), not AGI()")
+        stream = self._open_stream()
+        audio = bytearray()
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        try:
+            while (left := end - loop.time()) > 0 and not stream.closed.is_set():
+                with contextlib.suppress(TimeoutError):
+                    audio += await asyncio.wait_for(stream.audio_in.get(), left)
+        finally:
+            self._close_stream()
+        self._raise_if_flagged()
+        return bytes(audio)
+
+    async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
+                   max_seconds: float = 15.0, timeout: float = 5.0,
+                   phrases: list[str] | None = None) -> Heard:
+        """Ask, then take the answer: a key pressed during the prompt, or speech on fd 3
+        after it. Without EAGI audio or a recogniser for ``lang``: a key (GET DATA)."""
+        recognizer = self.recognizer
+        if (self.session.audio_fd is None or recognizer is None
+                or lang not in recognizer.languages()):
+            return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
+        sound = await self.prompts.sound_for(prompt, lang, profile)
+        drain(self.session.audio_fd)  # what was said before the question is not the answer
+        key = await self.play(sound, ALL_KEYS)
+        if key:
+            return Heard(dtmf=key, barged_in=True)
+
+        def new_session() -> Any:
+            return recognizer.session(lang, 8000, phrases)
+
+        stream = self._open_stream()
+        try:
+            turn = await take_turn(stream, session_factory=new_session, executor=self.executor,
+                                   timeout=timeout, max_seconds=max_seconds)
+        finally:
+            self._close_stream()
+        self._raise_if_flagged()
+        self.turns.append(turn)
+        confidence = turn.confidence
+        if phrases and getattr(turn.transcript, "in_grammar", None) is False:
+            confidence = 0.0  # out-of-grammar speech forced onto a grammar word
+        return Heard(text=turn.text, confidence=confidence)
+
+    def _open_stream(self) -> Fd3Stream:
+        assert self.session.audio_fd is not None
+        stream = Fd3Stream(self.session.audio_fd)
+        stream.start()
+        if self.session.gone:
+            stream.closed.set()
+        self._stream = stream
+        return stream
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+    def _raise_if_flagged(self) -> None:
+        if self.session.gone:
+            raise CallerHangup(f"caller hung up while listening ({self.session.channel})")
+# --- the script ------------------------------------------------------------------
+async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | None = None,
+                   use_asr: bool = True) -> str:
+    """Run one call through the flows: same runner, records and prompt cache as the
+    engine. Returns the outcome. Any failure outside the runner leaves IVR_DONE unset,
+    so the dialplan's fallback (operator, then emergency) takes the caller."""
+    from ivr.engine import load_recognizer
+    from ivr.flows.reloader import FlowStore
+    from ivr.flows.runner import CallState, FlowRunner
+    from ivr.pbx import PbxInstance
+    from ivr.settings import load_settings
+    from ivr.speech.tts import Synthesizer
+    from ivr.store.recorder import CallRecorder
+    from ivr.triage.keywords import KeywordTriager
+
+    settings = load_settings()
+    settings.state_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives here
+    if sounds_dir is None:
+        # This process runs where Asterisk runs (inside its root when chrooted), so the
+        # path Asterisk plays from is also the path to read and write here.
+        sounds_dir = PbxInstance(settings).sounds_dir[1]
+    store = FlowStore(Path(settings.engine.dialplans), Path(settings.engine.prompts))
+    await asyncio.to_thread(store.load)
+    flow_set = store.current
+    assert flow_set is not None
+    flow = flow_set.flows.get(flow_name, flow_set.flows["main"])
+    synth = Synthesizer(Path(sounds_dir), workers=1)
+    prompts = PromptLibrary(synth, sounds_dir)
+    prompts.use_recordings(store.recordings())
+    recognizer = load_recognizer(settings) if use_asr and session.audio_fd is not None else None
+    asr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
+    recorder = CallRecorder(settings.database_url)
+    runner = FlowRunner(recorder, KeywordTriager())
+    channel = EagiChannel(session, prompts, recognizer, asr_pool)
+    channel.watch_hangup()
+    outcome = "error"
+    repeat = await asyncio.to_thread(recorder.recent_calls, session.caller_number)
+    call_id = await recorder.start(session.uniqueid, session.channel, session.caller_number,
+                                   flow.name, flow_set.version)
+    try:
+        state = CallState(call_id, flow_set, flow, channel, vars={
+            "caller.number": session.caller_number,
+            "caller.repeat_calls_24h": repeat,
+            "lang": flow.language,
+        })
+        override = settings.state_dir / "emergency_override"
+        outcome = await (runner.emergency_override(state) if override.exists()
+                         else runner.run(state))
+    except CallerHangup:
+        outcome = "caller_hangup"
+        await recorder.event(call_id, "hangup", text="caller hung up")
+        agent = None
+        with contextlib.suppress(Exception):
+            agent = await channel.get_variable(v.MEMBERINTERFACE, after_hangup=True)
+        if agent:
+            outcome = "answered"
+            await recorder.update(call_id, agent=agent)
+    finally:
+        await recorder.finish(call_id, outcome)
+        channel.close()
+        asr_pool.shutdown(wait=False, cancel_futures=True)
+        await asyncio.to_thread(synth.close)
+        recorder.close()
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``ivr-eagi [FLOW] [--sounds DIR] [--no-asr]``, started by Asterisk per call."""
+    parser = argparse.ArgumentParser(prog="ivr-eagi", description=__doc__.split("\n")[0])
+    parser.add_argument("flow", nargs="?", default="main", help="flow name (default: main)")
+    parser.add_argument("--sounds", default=os.environ.get("IVR_EAGI_SOUNDS"),
+                        help="prompt cache folder, as Asterisk sees it")
+    parser.add_argument("--no-asr", action="store_true", help="keypad answers only")
+    args = parser.parse_args(argv)
+    # stdout is the AGI command channel: logs go to stderr (Asterisk's log), and
+    # anything that still tries to print goes nowhere.
+    logging.basicConfig(level=os.environ.get("IVR_EAGI_LOG", "INFO"), stream=sys.stderr,
+                        format="ivr-eagi %(levelname)s %(name)s: %(message)s")
+    agi_out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+    sys.stdout = open(os.devnull, "w")  # kept open for the whole process lifetime
+    agi_in = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+    session = EagiSession(agi_in, agi_out)
+    try:
+        outcome = asyncio.run(run_call(session, args.flow, sounds_dir=args.sounds,
+                                       use_asr=not args.no_asr))
+    except Exception:
+        log.exception("call %s failed outside the flow: the dialplan fallback takes it",
+                      session.uniqueid)
+        return 1
+    log.info("call %s finished: %s", session.uniqueid, outcome)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
