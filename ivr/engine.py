@@ -7,23 +7,21 @@ connection) and wires each incoming AGI session to a flow run.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ivr.calls import run_call
 from ivr.flows.reloader import FlowStore
-from ivr.flows.runner import CallState, FlowRunner
+from ivr.flows.runner import FlowRunner
 from ivr.pbx import PbxInstance
 from ivr.settings import Settings
 from ivr.speech.tts import Synthesizer
 from ivr.store.recorder import CallRecorder, EventListener
-from ivr.telephony import variables as v
 from ivr.telephony.ami import AmiClient
 from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
-from ivr.telephony.errors import CallerHangup
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
 from ivr.triage.keywords import KeywordTriager
 
@@ -135,37 +133,18 @@ class Engine:
         flow_set = self.flows.current  # a call finishes on the set it started with
         flow = flow_set.flows.get(session.args.get("name", "main"), flow_set.flows["main"])
         self.prompts.use_recordings(self.flows.recordings())
-        recorder = self.recorder
-        repeat = await asyncio.to_thread(recorder.recent_calls, session.caller_number)
-        call_id = await recorder.start(session.uniqueid, session.channel,
-                                       session.caller_number, flow.name, flow_set.version)
-        self.active[session.uniqueid] = call_id
         done = self.finished.setdefault(session.uniqueid, asyncio.Event())
         channel = AgiChannel(session, self.prompts, self.audiosocket,
                              f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
                              self.recognizer, self._asr_pool)
-        outcome = "error"
         try:
-            state = CallState(call_id, flow_set, flow, channel, vars={
-                "caller.number": session.caller_number,
-                "caller.repeat_calls_24h": repeat,
-                "lang": flow.language,
-            })
-            if self.override_file.exists():
-                outcome = await self.runner.emergency_override(state)
-            else:
-                outcome = await self.runner.run(state)
-        except CallerHangup:
-            outcome = "caller_hangup"
-            await recorder.event(call_id, "hangup", text="caller hung up")
-            agent = None
-            with contextlib.suppress(Exception):
-                agent = await channel.get_variable(v.MEMBERINTERFACE, after_hangup=True)
-            if agent:
-                outcome = "answered"
-                await recorder.update(call_id, agent=agent)
+            await run_call(self.recorder, self.runner, flow_set, flow, channel,
+                           uniqueid=session.uniqueid, channel_name=session.channel,
+                           caller_number=session.caller_number,
+                           override_file=self.override_file,
+                           on_start=lambda call_id: self.active.__setitem__(session.uniqueid,
+                                                                            call_id))
         finally:
-            await recorder.finish(call_id, outcome)
             self.active.pop(session.uniqueid, None)
             done.set()
 

@@ -38,7 +38,6 @@ from typing import Any, TextIO
 from asterisk.agi import AGI
 
 from ivr.speech.turn import TurnResult, take_turn
-from ivr.telephony import variables as v
 from ivr.telephony.agi_protocol import (
     HANGUP_LINE,
     USAGE_END,
@@ -264,9 +263,10 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
     """Run one call through the flows: same runner, records and prompt cache as the
     engine. Returns the outcome. Any failure outside the runner leaves IVR_DONE unset,
     so the dialplan's fallback (operator, then emergency) takes the caller."""
+    from ivr.calls import run_call as run_flow_call
     from ivr.engine import load_recognizer
     from ivr.flows.reloader import FlowStore
-    from ivr.flows.runner import CallState, FlowRunner
+    from ivr.flows.runner import FlowRunner
     from ivr.pbx import PbxInstance
     from ivr.settings import load_settings
     from ivr.speech.tts import Synthesizer
@@ -293,30 +293,12 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
     runner = FlowRunner(recorder, KeywordTriager())
     channel = EagiChannel(session, prompts, recognizer, asr_pool)
     channel.watch_hangup()
-    outcome = "error"
-    repeat = await asyncio.to_thread(recorder.recent_calls, session.caller_number)
-    call_id = await recorder.start(session.uniqueid, session.channel, session.caller_number,
-                                   flow.name, flow_set.version)
     try:
-        state = CallState(call_id, flow_set, flow, channel, vars={
-            "caller.number": session.caller_number,
-            "caller.repeat_calls_24h": repeat,
-            "lang": flow.language,
-        })
-        override = settings.state_dir / "emergency_override"
-        outcome = await (runner.emergency_override(state) if override.exists()
-                         else runner.run(state))
-    except CallerHangup:
-        outcome = "caller_hangup"
-        await recorder.event(call_id, "hangup", text="caller hung up")
-        agent = None
-        with contextlib.suppress(Exception):
-            agent = await channel.get_variable(v.MEMBERINTERFACE, after_hangup=True)
-        if agent:
-            outcome = "answered"
-            await recorder.update(call_id, agent=agent)
+        outcome = await run_flow_call(
+            recorder, runner, flow_set, flow, channel, uniqueid=session.uniqueid,
+            channel_name=session.channel, caller_number=session.caller_number,
+            override_file=settings.state_dir / "emergency_override")
     finally:
-        await recorder.finish(call_id, outcome)
         channel.close()
         asr_pool.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(synth.close)
