@@ -21,6 +21,7 @@ import logging
 import struct
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from ivr.telephony.errors import AudioSocketError
 
@@ -202,3 +203,14 @@ async def wait_stream(fut: asyncio.Future[AudioStream], timeout: float) -> Audio
     except TimeoutError as exc:
         fut.cancel()
         raise AudioSocketError(f"Asterisk did not open the AudioSocket within {timeout} s") from exc
+
+
+async def collect_audio(stream: AudioStream | Any, seconds: float) -> bytes:
+    """Everything the caller sends for ``seconds`` (or until the stream closes)."""
+    audio = bytearray()
+    loop = asyncio.get_running_loop()
+    end = loop.time() + seconds
+    while (left := end - loop.time()) > 0 and not stream.closed.is_set():
+        with contextlib.suppress(TimeoutError):
+            audio += await asyncio.wait_for(stream.audio_in.get(), left)
+    return bytes(audio)

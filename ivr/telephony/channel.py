@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,7 @@ from ivr.speech.tts import Synthesizer
 from ivr.speech.turn import TurnResult, take_turn
 from ivr.telephony import variables as v
 from ivr.telephony.agi_protocol import AgiReply, command
-from ivr.telephony.audiosocket import AudioSocketServer, wait_stream
+from ivr.telephony.audiosocket import AudioSocketServer, AudioStream, collect_audio, wait_stream
 from ivr.telephony.errors import AgiCommandError, CallerHangup
 from ivr.telephony.fastagi import AgiSession
 
@@ -210,8 +211,9 @@ class AgiChannel(AgiCallControl):
     def _mark_gone(self) -> None:
         self.session.hung_up = True
 
-    async def listen(self, seconds: float) -> bytes:
-        """The caller's audio for ``seconds`` (8 kHz slin), over AudioSocket."""
+    @contextlib.asynccontextmanager
+    async def _media(self) -> AsyncIterator[AudioStream]:
+        """The call's audio over AudioSocket for the duration of the block."""
         call_uuid, fut = self.audiosocket.expect()
         app = asyncio.create_task(self.command(
             command("EXEC", "AudioSocket", f"{call_uuid},{self.audiosocket_addr}")))
@@ -222,17 +224,16 @@ class AgiChannel(AgiCallControl):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(app, 5.0)
             raise
-        audio = bytearray()
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
         try:
-            while (left := end - loop.time()) > 0 and not stream.closed.is_set():
-                with contextlib.suppress(TimeoutError):
-                    audio += await asyncio.wait_for(stream.audio_in.get(), left)
+            yield stream
         finally:
             await stream.close()
         await app  # raises CallerHangup if the caller left meanwhile
-        return bytes(audio)
+
+    async def listen(self, seconds: float) -> bytes:
+        """The caller's audio for ``seconds`` (8 kHz slin), over AudioSocket."""
+        async with self._media() as stream:
+            return await collect_audio(stream, seconds)
 
     async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
                    max_seconds: float = 15.0, timeout: float = 5.0,
@@ -247,22 +248,10 @@ class AgiChannel(AgiCallControl):
         def new_session() -> Any:
             return recognizer.session(lang, 8000, phrases)
 
-        call_uuid, fut = self.audiosocket.expect()
-        app = asyncio.create_task(self.command(
-            command("EXEC", "AudioSocket", f"{call_uuid},{self.audiosocket_addr}")))
-        try:
-            stream = await wait_stream(fut, 3.0)
-        except Exception:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(app, 5.0)
-            raise
-        try:
+        async with self._media() as stream:
             turn = await take_turn(stream, prompt_pcm=pcm, session_factory=new_session,
                                    executor=self.executor, timeout=timeout,
                                    max_seconds=max_seconds)
-        finally:
-            await stream.close()
-        await app  # raises CallerHangup if the caller left meanwhile
         self.turns.append(turn)
         if turn.dtmf:
             return Heard(dtmf=turn.dtmf, barged_in=turn.barged_in)

@@ -45,6 +45,7 @@ from ivr.telephony.agi_protocol import (
     AgiReply,
     parse_reply,
 )
+from ivr.telephony.audiosocket import collect_audio
 from ivr.telephony.channel import ALL_KEYS, AgiCallControl, Heard, PromptLibrary
 from ivr.telephony.eagi_audio import EAGI_AUDIO_FD, Fd3Stream, drain
 from ivr.telephony.errors import AgiCommandError, AgiProtocolError, CallerHangup
@@ -197,17 +198,12 @@ class EagiChannel(AgiCallControl):
         if self.session.audio_fd is None:
             raise AgiCommandError("listen", 0, "caller audio needs EAGI(), not AGI()")
         stream = self._open_stream()
-        audio = bytearray()
-        loop = asyncio.get_running_loop()
-        end = loop.time() + seconds
         try:
-            while (left := end - loop.time()) > 0 and not stream.closed.is_set():
-                with contextlib.suppress(TimeoutError):
-                    audio += await asyncio.wait_for(stream.audio_in.get(), left)
+            audio = await collect_audio(stream, seconds)
         finally:
             self._close_stream()
         self._raise_if_flagged()
-        return bytes(audio)
+        return audio
 
     async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
                    max_seconds: float = 15.0, timeout: float = 5.0,
