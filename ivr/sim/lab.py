@@ -62,7 +62,7 @@ class Lab:
         self._started_pbx = not self.pbx.is_running()
         await asyncio.to_thread(self.pbx.up)
         await self.engine.start()
-        self.prompts_rendered = await self.engine.prepare_prompts()
+        await self.engine.prepare_prompts()
         assert self.engine.ami is not None
         for pattern in ("Queue*", "Agent*"):
             self.engine.ami.on(pattern, self._log_event)

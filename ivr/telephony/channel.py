@@ -178,10 +178,6 @@ class AgiCallControl:
             await self.set_variable(v.IVR_DONE, "1")
             await self.command("HANGUP")
 
-    async def mark_done(self) -> None:
-        """Tell the dialplan the engine finished the call (no operator fallback)."""
-        await self.set_variable(v.IVR_DONE, "1")
-
     async def _raise_if_gone(self) -> None:
         reply = await self.command("CHANNEL STATUS")
         if reply.value is None or reply.value < 0:
