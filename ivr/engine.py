@@ -22,6 +22,7 @@ from ivr.store.recorder import CallRecorder, EventListener
 from ivr.telephony.ami import AmiClient
 from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
+from ivr.telephony.errors import AmiError
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
 from ivr.triage.keywords import KeywordTriager
 
@@ -61,7 +62,7 @@ class Engine:
         self._tasks: set[asyncio.Future[None]] = set()
 
     # --- lifecycle -----------------------------------------------------------
-    async def start(self, connect_ami: bool = True) -> None:
+    async def start(self, connect_ami: bool = True, require_ami: bool = True) -> None:
         s = self.settings
         self.flows.load()  # raises with every finding if the flows are invalid at start
         self.flows.start_watching()
@@ -84,7 +85,14 @@ class Engine:
         if connect_ami:
             self.ami = AmiClient(s.pbx.host, s.pbx.ami_port, s.pbx.ami_user,
                                  s.secrets.ami_secret)
-            await self.ami.connect()
+            try:
+                await self.ami.connect(keep_trying=not require_ami)
+            except AmiError:
+                if require_ami:
+                    raise
+                log.warning("AMI at %s:%s not reachable yet: answering calls anyway, "
+                            "queue events are recorded once it connects", s.pbx.host,
+                            s.pbx.ami_port)
             for name in ("AgentCalled", "AgentConnect", "AgentComplete",
                          "QueueCallerAbandon", "QueueCallerJoin"):
                 self.ami.on(name, self._on_queue_event)

@@ -20,7 +20,7 @@ def serve() -> None:
 
     async def run() -> None:
         engine = Engine(settings, PbxInstance(settings))
-        await engine.start()
+        await engine.start(require_ami=False)
         prepared = await engine.prepare_prompts()
         click.echo(f"engine ready: FastAGI {settings.engine.host}:{settings.engine.agi_port}, "
                    f"{prepared} prompts rendered; Ctrl-C to stop")

@@ -44,6 +44,9 @@ class TurnResult:
     truncated: bool = False  # hit the maximum utterance length
     barge_in_latency_ms: float | None = None  # speech detected -> prompt stopped
     end_of_speech_at: float | None = None  # monotonic time the caller stopped
+    # monotonic time the last frame the detector counted as speech was taken in: the
+    # caller really stopped here, ``end_ms`` of silence before ``end_of_speech_at``
+    last_speech_at: float | None = None
     transcript: Any = None
     partials: list[str] = field(default_factory=list)
 
@@ -97,6 +100,8 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
         if playing is not None and not barge_in:
             continue  # this prompt must be heard whole: what is said over it is ignored
         event = vad.feed(frame)
+        if vad.in_speech and vad._run == 0:  # a speech frame (not a quiet one inside speech)
+            result.last_speech_at = time.monotonic()
         if not vad.in_speech and event is None:
             lead_in = [*lead_in[-15:], frame]  # keep ~300 ms before speech
             continue

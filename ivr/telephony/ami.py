@@ -48,12 +48,15 @@ class AmiClient:
         self.logged_in.clear()
         log.warning("AMI connection to %s lost (%s); reconnecting", self.address, exc)
 
-    async def connect(self, timeout: float = 15.0) -> None:
+    async def connect(self, timeout: float = 15.0, *, keep_trying: bool = False) -> None:
+        """Connect and log in. With ``keep_trying``, a timeout still raises, but the
+        client goes on reconnecting in the background (an engine may start first)."""
         self._manager.connect()
         try:
             await asyncio.wait_for(self.logged_in.wait(), timeout)
         except TimeoutError as exc:
-            self.close()
+            if not keep_trying:
+                self.close()
             raise AmiError(f"no AMI login at {self.address} within {timeout} s "
                            "(is Asterisk up? is the secret right?)") from exc
 

@@ -81,3 +81,22 @@ async def test_wrong_secret_is_a_clear_error(manager):
     client = AmiClient("127.0.0.1", manager.port, "ivr", "wrong")
     with pytest.raises(AmiError, match="no AMI login"):
         await client.connect(timeout=1)
+
+
+async def test_engine_may_start_before_asterisk_and_log_in_later():
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = AmiClient("127.0.0.1", port, "ivr", "right", reconnect_timeout=1)
+    with pytest.raises(AmiError):
+        await client.connect(timeout=0.5, keep_trying=True)
+    fake = FakeManagerServer()
+    server = await asyncio.start_server(fake.handle, "127.0.0.1", port)
+    try:
+        await asyncio.wait_for(client.logged_in.wait(), 10)
+        assert fake.logins == 1
+    finally:
+        client.close()
+        server.close()
