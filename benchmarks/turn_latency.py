@@ -9,6 +9,13 @@ Each patient (a Local channel, scenario ``later``) waits for the menu prompt to 
 then says "예약" (espeak-ng); the flow hears it (Vosk, grammar mode), says a short,
 pre-rendered confirmation, and routes to the appointments queue.
 
+Caller media: ``continuous`` (the measured figures) keeps sending silent frames after the
+words, as a phone sending RTP all the time does; ``stops`` (a few calls, to show the
+effect) sends nothing after the recording's own trailing silence, as the plain sim
+scenario (or a phone with silence suppression) does. ``take_turn`` counts one 20 ms
+silent frame per 100 ms without frames, so there the pause lasts far longer than
+configured.
+
 Both instants are taken in the engine process with time.monotonic():
 
 - caller stopped speaking: arrival (dequeue in ``take_turn``) of the last frame the
@@ -46,6 +53,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -157,12 +166,17 @@ def use_end_ms(end_ms: int) -> None:
 
 
 # --- the run ------------------------------------------------------------------------
-def record_patient(sim: Path, name: str, words: str) -> float:
-    raw = sim / f"{name}-raw.wav"
+def record_patient(sim: Path, words: str) -> float:
+    """The patient's words as 8 kHz WAV, twice: ``bench-stops`` ends with the speech
+    (after it the Local channel sends no frames at all), ``bench-continuous`` carries on
+    with 2.5 s of silent frames, as a phone sending RTP all the time does."""
+    raw = sim / "bench-raw.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-s", "130", "-w", str(raw), words], check=True)
     samples, rate = read_wav(raw)
     phone = to_telephone(samples, rate)
-    write_wav(sim / f"{name}.wav", phone)
+    write_wav(sim / "bench-stops.wav", phone)
+    write_wav(sim / "bench-continuous.wav",
+              np.concatenate([phone, np.zeros(int(2.5 * 8000), dtype=phone.dtype)]))
     raw.unlink()
     return len(phone) / 8000
 
@@ -186,9 +200,10 @@ def summary(values: list[float]) -> dict[str, float] | None:
             "max": round(max(values), 1), "n": len(values)}
 
 
-async def one_call(lab: Lab, number: str) -> dict[str, Any]:
+async def one_call(lab: Lab, number: str, media: str) -> dict[str, Any]:
     started = time.monotonic()
-    uniqueid = await lab.place("laterbench-yeyak", number, context="sim-flow", exten=FLOW_NAME)
+    uniqueid = await lab.place(f"laterbench-{media}", number, context="sim-flow",
+                               exten=FLOW_NAME)
     record = await lab.wait(uniqueid, timeout=90)
     sink = MEASURED.get(uniqueid, {})
     row: dict[str, Any] = {
@@ -239,20 +254,25 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         rendered = await lab.engine.prepare_prompts()  # the confirmation is cached
         sim = lab.pbx.sounds_dir[0] / "sim"
         sim.mkdir(parents=True, exist_ok=True)
-        words_s = await asyncio.to_thread(record_patient, sim, "bench-yeyak", "예약")
+        words_s = await asyncio.to_thread(record_patient, sim, "예약")
         print(f"lab up in {startup_s:.1f} s; {rendered} prompts cached; patient audio "
               f"{words_s:.2f} s", flush=True)
         settings_out = []
         n = 0
-        for end_ms in args.end_ms:
+        cases = [("continuous", end_ms, args.calls) for end_ms in args.end_ms]
+        if args.stops_calls:
+            cases.append(("stops", max(args.end_ms), args.stops_calls))
+        for case, (media, end_ms, calls) in enumerate(cases):
             use_end_ms(end_ms)
             rows = []
-            for i in range(args.warmup + args.calls):
+            warmup = args.warmup if case == 0 else 0
+            for i in range(warmup + calls):
                 n += 1
-                row = await one_call(lab, f"1330099{n:04d}")
-                row["warmup"] = i < args.warmup
+                row = await one_call(lab, f"1330099{n:04d}", media)
+                row["warmup"] = i < warmup
                 rows.append(row)
-                print(f"  end_ms={end_ms} call {i + 1}{' (warm-up)' if row['warmup'] else ''}:"
+                print(f"  {media} end_ms={end_ms} call {i + 1}"
+                      f"{' (warm-up)' if row['warmup'] else ''}:"
                       f" turn {row['turn_latency_ms']} ms (pause {row['end_pause_ms']},"
                       f" recog {row['recognition_ms']}, teardown {row['media_teardown_ms']},"
                       f" flow {row['flow_overhead_ms']}) heard={row['text']!r}"
@@ -262,7 +282,7 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             keys = ("turn_latency_ms", "end_pause_ms", "recognition_ms", "final_decode_ms",
                     "asr_result_ms", "media_teardown_ms", "flow_overhead_ms", "after_end_ms")
             settings_out.append({
-                "end_ms": end_ms, "calls": args.calls,
+                "caller_media": media, "end_ms": end_ms, "calls": calls,
                 "failed": sum(1 for r in rows if not r["ok"] and not r["warmup"]),
                 "stats": {k: summary([r[k] for r in good if r[k] is not None]) for k in keys},
                 "meets_target": bool(good) and pct([r["turn_latency_ms"] for r in good], 95)
@@ -277,6 +297,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=10, help="measured calls per setting")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured calls first")
+    parser.add_argument("--stops-calls", type=int, default=3,
+                        help="calls whose media stops after the words (longest pause only)")
     parser.add_argument("--end-ms", type=int, nargs="+", default=[700, 300],
                         help="end-of-utterance pauses to run (VadConfig.end_ms)")
     args = parser.parse_args()
@@ -293,7 +315,8 @@ def main() -> None:
     for s in out["settings"]:
         st = s["stats"]
         tl = st["turn_latency_ms"]
-        print(f"\nend-of-utterance pause {s['end_ms']} ms: {s['calls'] - s['failed']}/"
+        print(f"\ncaller media {s['caller_media']}, end-of-utterance pause {s['end_ms']} ms:"
+              f" {s['calls'] - s['failed']}/"
               f"{s['calls']} calls measured")
         if tl is None:
             print("  no successful call")

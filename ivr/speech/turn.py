@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from ivr.speech.vad import Vad, VadConfig, VadEvent
 
+SILENT_FRAME = bytes(320)
+
 
 class MediaStream(Protocol):
     audio_in: asyncio.Queue[bytes]
@@ -90,17 +92,28 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
         if speech_deadline is not None and now >= speech_deadline:
             result.truncated = True
             break
+        waited_from = loop.time()
         try:
             frame = await asyncio.wait_for(stream.audio_in.get(), 0.1)
         except TimeoutError:
             if not vad.in_speech:
                 continue
-            # No frames (a channel that sends none while quiet): that is silence.
-            frame = bytes(320)
+            # No frames (a channel that sends none while quiet): that is silence, for as
+            # long as it lasted, so the end-of-speech pause keeps real time.
+            quiet = max(1, round((loop.time() - waited_from) / 0.02))
+            ended = False
+            for _ in range(quiet - 1):
+                if vad.feed(SILENT_FRAME) is VadEvent.SPEECH_END:
+                    ended = True
+                    break
+            if ended:
+                result.end_of_speech_at = time.monotonic()
+                break
+            frame = SILENT_FRAME
         if playing is not None and not barge_in:
             continue  # this prompt must be heard whole: what is said over it is ignored
         event = vad.feed(frame)
-        if vad.in_speech and vad._run == 0:  # a speech frame (not a quiet one inside speech)
+        if vad.in_speech and vad.heard_speech:  # a speech frame, not a pause inside speech
             result.last_speech_at = time.monotonic()
         if not vad.in_speech and event is None:
             lead_in = [*lead_in[-15:], frame]  # keep ~300 ms before speech

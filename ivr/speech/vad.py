@@ -77,6 +77,11 @@ class Vad:
             return VadEvent.SPEECH_END
         return None
 
+    @property
+    def heard_speech(self) -> bool:
+        """During speech: the last frame was speech itself (not a pause inside it)."""
+        return self.in_speech and self._run == 0
+
     def _track_floor(self, db: float) -> None:
         assert self.floor_db is not None
         if db < self.floor_db:

@@ -173,3 +173,16 @@ def test_speech_from_the_very_first_frame_is_detected(speech):
         if ev:
             events.append(ev)
     assert events == [VadEvent.SPEECH_START, VadEvent.SPEECH_END]
+
+
+async def test_end_of_speech_keeps_real_time_when_frames_stop(speech):
+    """A channel that goes quiet by sending nothing: the 700 ms pause must still be
+    about 700 ms, not stretched by the missing frames."""
+    stream = FakeStream()
+    await stream.feed(speech, realtime=False)  # all speech at once, then no frames at all
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    result = await take_turn(stream, timeout=2)
+    waited = loop.time() - t0
+    assert result.end_of_speech_at is not None and not result.truncated
+    assert waited < 1.2, waited  # 700 ms pause (+ one 100 ms poll), not ~1.6 s
