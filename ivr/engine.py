@@ -24,7 +24,7 @@ from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
 from ivr.telephony.errors import AmiError
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
-from ivr.triage.keywords import KeywordTriager
+from ivr.triage.engine import RuleTriager
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class Engine:
         self.listeners = listeners or []
         self.pbx = pbx
         self.active: dict[str, str] = {}  # asterisk uniqueid -> call id
+        # uniqueid -> event set when that call's record is closed; registered by whoever
+        # waits (the lab), removed once set, so a long-running engine keeps none
         self.finished: dict[str, asyncio.Event] = {}
         self.recorder: CallRecorder | None = None
         self.ami: AmiClient | None = None
@@ -76,7 +78,7 @@ class Engine:
             for lang in self.recognizer.languages():
                 await asyncio.to_thread(self.recognizer.model, lang)
         self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
-        self.runner = FlowRunner(self.recorder, KeywordTriager())
+        self.runner = FlowRunner(self.recorder, RuleTriager())
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
         self.agi = FastAgiServer()
         self.agi.add_route("inbound", self.handle_inbound)
@@ -141,7 +143,6 @@ class Engine:
         flow_set = self.flows.current  # a call finishes on the set it started with
         flow = flow_set.flows.get(session.args.get("name", "main"), flow_set.flows["main"])
         self.prompts.use_recordings(self.flows.recordings())
-        done = self.finished.setdefault(session.uniqueid, asyncio.Event())
         channel = AgiChannel(session, self.prompts, self.audiosocket,
                              f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
                              self.recognizer, self._asr_pool)
@@ -154,7 +155,8 @@ class Engine:
                                                                             call_id))
         finally:
             self.active.pop(session.uniqueid, None)
-            done.set()
+            if (done := self.finished.pop(session.uniqueid, None)) is not None:
+                done.set()
 
     def _on_queue_event(self, _manager: Any, event: Any) -> None:
         uniqueid = event.get("Uniqueid", "")

@@ -22,6 +22,7 @@ from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import ALL_KEYS, Channel, QueueOutcome
 from ivr.telephony.errors import CallerHangup
 from ivr.triage.decision import Triager
+from ivr.triage.keywords import normalise
 
 log = logging.getLogger(__name__)
 
@@ -286,8 +287,6 @@ class FlowRunner:
     def _interpret(step: s.Ask, text: str) -> str | None:
         if step.mode == "free":
             return text
-        from ivr.triage.keywords import normalise
-
         said = normalise(text)
         for value, phrases in step.grammar.items():
             if any(normalise(p) in said for p in phrases):
@@ -428,8 +427,6 @@ def _match_option(step: s.Menu, key: str, words: str) -> s.MenuOption | None:
     if key:
         return next((o for o in step.options if o.key == key), None)
     if words:
-        from ivr.triage.keywords import normalise
-
         said = normalise(words)
         for option in step.options:
             if any(normalise(p) and normalise(p) in said for p in option.say):

@@ -15,7 +15,7 @@ from ivr.flows.runner import CallState, FlowRunner
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import Heard, QueueOutcome
 from ivr.telephony.errors import CallerHangup
-from ivr.triage.keywords import KeywordTriager
+from ivr.triage.engine import RuleTriager
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ async def simulate(flow_set: FlowSet, flow_name: str, channel: SimChannel,
                             **(vars or {})},
                       now=(lambda: at) if at else lambda: dt.datetime.now(dt.UTC))
     try:
-        outcome = await FlowRunner(recorder, KeywordTriager()).run(state)
+        outcome = await FlowRunner(recorder, RuleTriager()).run(state)
     except CallerHangup:
         outcome = "caller_hangup"
     await recorder.finish(call_id, outcome)

@@ -43,6 +43,7 @@ class Lab:
         self.handsets: dict[str, AgentHandset] = {}
         self.answers: list[AnsweredCall] = []
         self._started_pbx = False
+        self._done: dict[str, asyncio.Event] = {}  # calls placed, until waited for
         self.ami_events: list[dict[str, str]] = []
         self._notify_tasks: set[asyncio.Future[None]] = set()
         self._event_added = asyncio.Condition()
@@ -118,11 +119,11 @@ class Lab:
         assert self.engine.ami is not None
         uniqueid = await place_patient_call(self.engine.ami, scenario, caller_number, name,
                                             context, exten)
-        self.engine.finished.setdefault(uniqueid, asyncio.Event())
+        self._done[uniqueid] = self.engine.finished.setdefault(uniqueid, asyncio.Event())
         return uniqueid
 
     async def wait(self, uniqueid: str, timeout: float = 90.0) -> Call:
-        done = self.engine.finished.setdefault(uniqueid, asyncio.Event())
+        done = self._done.pop(uniqueid)
         await asyncio.wait_for(done.wait(), timeout)
         assert self.engine.recorder is not None
         record = await asyncio.to_thread(self.engine.recorder.by_uniqueid, uniqueid)

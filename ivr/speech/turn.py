@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -68,7 +69,7 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
     pending: list[bytes] = []
     speech_deadline: float | None = None
     silence_deadline: float | None = None if playing is not None else loop.time() + timeout
-    lead_in: list[bytes] = []  # audio just before speech start: the first syllable
+    lead_in: deque[bytes] = deque(maxlen=15)  # ~300 ms before speech: the first syllable
 
     async def decode(chunk: bytes) -> None:
         if session is not None:
@@ -116,7 +117,7 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
         if vad.in_speech and vad.heard_speech:  # a speech frame, not a pause inside speech
             result.last_speech_at = time.monotonic()
         if not vad.in_speech and event is None:
-            lead_in = [*lead_in[-15:], frame]  # keep ~300 ms before speech
+            lead_in.append(frame)
             continue
         if event is VadEvent.SPEECH_START:
             if playing is not None:

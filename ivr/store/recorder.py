@@ -116,7 +116,7 @@ class CallRecorder:
                 for key, value in fields.items():
                     setattr(call, key, value)
         await self._run(write)
-        record = self.get(call_id)
+        record = await self._run(self.get, call_id)
         await self.event(call_id, "end", outcome=record.outcome if record else outcome,
                          seconds=record.duration_seconds if record else None)
         self._seq.pop(call_id, None)

@@ -267,7 +267,7 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
     from ivr.settings import load_settings
     from ivr.speech.tts import Synthesizer
     from ivr.store.recorder import CallRecorder
-    from ivr.triage.keywords import KeywordTriager
+    from ivr.triage.engine import RuleTriager
 
     settings = load_settings()
     settings.state_dir.mkdir(parents=True, exist_ok=True)  # the default SQLite file lives here
@@ -286,7 +286,7 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
     recognizer = load_recognizer(settings) if use_asr and session.audio_fd is not None else None
     asr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
     recorder = CallRecorder(settings.database_url)
-    runner = FlowRunner(recorder, KeywordTriager())
+    runner = FlowRunner(recorder, RuleTriager())
     channel = EagiChannel(session, prompts, recognizer, asr_pool)
     channel.watch_hangup()
     try:

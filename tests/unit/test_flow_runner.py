@@ -11,7 +11,7 @@ from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.errors import CallerHangup
 from ivr.telephony.fake import HANGUP, SAY, FakeChannel, UnexpectedCommand
-from ivr.triage.keywords import KeywordTriager
+from ivr.triage.engine import RuleTriager
 
 FLOWS = Path(__file__).parents[1] / "flows"
 ANSWERED = QueueOutcome("ANSWERED", "PJSIP/1001")
@@ -39,7 +39,7 @@ async def run(recorder, flow_set, channel, at=OPEN, **vars):
     state = CallState(call_id, flow_set, flow, channel, vars={"lang": "en-US", **vars},
                       now=lambda: at)
     try:
-        outcome = await FlowRunner(recorder, KeywordTriager()).run(state)
+        outcome = await FlowRunner(recorder, RuleTriager()).run(state)
     finally:
         await recorder.finish(call_id, "caller_hangup" if channel.hung_up else "error")
     return outcome, recorder.get(call_id), state

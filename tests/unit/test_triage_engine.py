@@ -12,7 +12,6 @@ import pytest
 
 from ivr.triage import RuleTriager, TriageDecision
 from ivr.triage.eval import load_cases
-from ivr.triage.keywords import KeywordTriager
 from ivr.triage.rules import load_rules
 
 LABELLED = Path(__file__).parents[1] / "triage" / "labelled.jsonl"
@@ -43,12 +42,6 @@ def test_contract(t, text, lang, urgency, department, priority):
     assert (got.urgency, got.department, got.queue_priority) == (urgency, department, priority)
     assert got.reasons and got.crisis is (department == "crisis")
     assert got.rules_version == load_rules().version
-
-
-def test_keyword_triager_is_the_rule_engine(t):
-    assert KeywordTriager is RuleTriager
-    words = "我胸口像压了块大石头"
-    assert KeywordTriager().decide(words, "zh") == t.decide(words, "zh")
 
 
 def test_reasons_name_phrases_rules_and_modifiers(t):
