@@ -6,34 +6,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.runner import CallState, FlowRunner
+from ivr.store.history import CallerHistory
+from ivr.store.models import utcnow
 from ivr.store.recorder import CallRecorder
 from ivr.telephony import variables as v
 from ivr.telephony.channel import AgiCallControl
 from ivr.telephony.errors import CallerHangup
 
+log = logging.getLogger(__name__)
+
 
 async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet, flow: Flow,
                    channel: AgiCallControl, *, uniqueid: str, channel_name: str,
                    caller_number: str, override_file: Path,
-                   on_start: Callable[[str], None] | None = None) -> str:
+                   on_start: Callable[[str], None] | None = None,
+                   direction: str = "inbound",
+                   extra_vars: dict[str, Any] | None = None) -> str:
     """Run ``flow`` on the call; returns the outcome once the record is closed."""
-    repeat = await asyncio.to_thread(recorder.recent_calls, caller_number)
+    try:  # before the record exists, so this call is not its own history
+        past = await asyncio.to_thread(recorder.history, caller_number)
+    except Exception:  # records down (journalling): the call goes on without history
+        log.warning("caller history unavailable", exc_info=True)
+        past = CallerHistory()
     call_id = await recorder.start(uniqueid, channel_name, caller_number, flow.name,
-                                   flow_set.version)
+                                   flow_set.version, language=flow.language,
+                                   direction=direction)
     if on_start is not None:
         on_start(call_id)
     outcome = "error"
     try:
         state = CallState(call_id, flow_set, flow, channel, vars={
             "caller.number": caller_number,
-            "caller.repeat_calls_24h": repeat,
+            **past.as_vars(utcnow()),
             "lang": flow.language,
+            **(extra_vars or {}),
         })
+        if past.calls or past.open_followups:
+            await recorder.event(call_id, "history", calls=len(past.calls),
+                                 open_followups=len(past.open_followups),
+                                 summary=past.summary())
         if await asyncio.to_thread(override_file.exists):
             outcome = await runner.emergency_override(state)
         else:

@@ -15,6 +15,9 @@ from typing import Any
 from ivr.calls import run_call
 from ivr.flows.reloader import FlowStore
 from ivr.flows.runner import FlowRunner
+from ivr.followups.outbound import ARG_FOLLOWUP, ROUTE, run_followup_call
+from ivr.followups.scheduler import FollowupScheduler, ami_originate
+from ivr.followups.window import span
 from ivr.pbx import PbxInstance
 from ivr.settings import Settings
 from ivr.speech.tts import Synthesizer
@@ -57,6 +60,7 @@ class Engine:
         self.finished: dict[str, asyncio.Event] = {}
         self.recorder: CallRecorder | None = None
         self.ami: AmiClient | None = None
+        self.scheduler: FollowupScheduler | None = None  # follow-up calls, with AMI
         self.agi: FastAgiServer | None = None
         self.audiosocket = AudioSocketServer()
         self._synth: Synthesizer | None = None
@@ -83,6 +87,7 @@ class Engine:
         self.agi = FastAgiServer()
         self.agi.add_route("inbound", self.handle_inbound)
         self.agi.add_route("flow", self.handle_inbound)  # agi://.../flow?name=<flow>
+        self.agi.add_route(ROUTE, self.handle_outbound)  # agi://.../outbound?followup=<id>
         await self.agi.start(s.engine.host, s.engine.agi_port)
         if connect_ami:
             self.ami = AmiClient(s.pbx.host, s.pbx.ami_port, s.pbx.ami_user,
@@ -98,6 +103,8 @@ class Engine:
             for name in ("AgentCalled", "AgentConnect", "AgentComplete",
                          "QueueCallerAbandon", "QueueCallerJoin"):
                 self.ami.on(name, self._on_queue_event)
+            if s.followups.enabled:
+                self._start_followups()
         log.info("engine listening: FastAGI %s:%s, AudioSocket %s:%s",
                  s.engine.host, s.engine.agi_port, s.engine.host, s.engine.audiosocket_port)
 
@@ -124,7 +131,21 @@ class Engine:
         if self.agi is not None:
             await self.agi.stop()
 
+    def _start_followups(self) -> None:
+        """Call patients back (AMI Originate); polls only while AMI is logged in and the
+        emergency override is off."""
+        assert self.ami is not None and self.recorder is not None
+        ami = self.ami
+        self.scheduler = FollowupScheduler(
+            self.recorder.engine, self.settings.followups, ami_originate(ami),
+            self.recorder.privacy.open_number, ready=ami.logged_in.is_set,
+            paused=self.override_file.exists)
+        ami.on("OriginateResponse", self.scheduler.on_originate_response)
+        self.scheduler.start()
+
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.flows.stop()
         await self.stop_listening()
         await self.audiosocket.stop()
@@ -138,14 +159,22 @@ class Engine:
             self.recorder.close()
 
     # --- calls ---------------------------------------------------------------
+    def _channel(self, session: AgiSession) -> AgiChannel:
+        self.prompts.use_recordings(self.flows.recordings())
+        return AgiChannel(session, self.prompts, self.audiosocket,
+                          f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
+                          self.recognizer, self._asr_pool)
+
+    def _call_done(self, session: AgiSession) -> None:
+        self.active.pop(session.uniqueid, None)
+        if (done := self.finished.pop(session.uniqueid, None)) is not None:
+            done.set()
+
     async def handle_inbound(self, session: AgiSession) -> None:
         assert self.recorder is not None and self.flows.current is not None
         flow_set = self.flows.current  # a call finishes on the set it started with
         flow = flow_set.flows.get(session.args.get("name", "main"), flow_set.flows["main"])
-        self.prompts.use_recordings(self.flows.recordings())
-        channel = AgiChannel(session, self.prompts, self.audiosocket,
-                             f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
-                             self.recognizer, self._asr_pool)
+        channel = self._channel(session)
         try:
             await run_call(self.recorder, self.runner, flow_set, flow, channel,
                            uniqueid=session.uniqueid, channel_name=session.channel,
@@ -154,9 +183,22 @@ class Engine:
                            on_start=lambda call_id: self.active.__setitem__(session.uniqueid,
                                                                             call_id))
         finally:
-            self.active.pop(session.uniqueid, None)
-            if (done := self.finished.pop(session.uniqueid, None)) is not None:
-                done.set()
+            self._call_done(session)
+
+    async def handle_outbound(self, session: AgiSession) -> None:
+        """A patient answered a follow-up call: run the follow-up's flow, record the
+        attempt. Without a follow-up or its flow, the dialplan's operator fallback."""
+        assert self.recorder is not None and self.flows.current is not None
+        try:
+            await run_followup_call(
+                self.recorder, self.runner, self.flows.current, self._channel(session),
+                followup_id=session.args.get(ARG_FOLLOWUP, ""), uniqueid=session.uniqueid,
+                channel_name=session.channel, override_file=self.override_file,
+                retry_after=[span(x) for x in self.settings.followups.retry_after],
+                tracker=self.scheduler,
+                on_start=lambda call_id: self.active.__setitem__(session.uniqueid, call_id))
+        finally:
+            self._call_done(session)
 
     def _on_queue_event(self, _manager: Any, event: Any) -> None:
         uniqueid = event.get("Uniqueid", "")

@@ -13,7 +13,7 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -55,6 +55,41 @@ class EngineSettings(BaseModel):
     fallback_queue: str = "operator"
 
 
+class FollowupSettings(BaseModel):
+    """Outbound follow-up calls (``ivr/followups/``): when the line may call patients,
+    how many at once, and how it tries again."""
+
+    enabled: bool = Field(True, description="Call due follow-ups (needs AMI).")
+    poll_seconds: float = Field(30.0, gt=0, description="How often due follow-ups are looked up.")
+    max_concurrent: int = Field(2, ge=1, description="Outbound calls at the same time, at most.")
+    ring_seconds: float = Field(45.0, gt=0, description="How long the patient's phone rings.")
+    caller_id: str = Field("", description="What the patient's phone shows, e.g. "
+                           "'\"City Hospital\" <02012345678>'; empty: the trunk's default.")
+    timezone: str = "Asia/Shanghai"
+    # The calling window, in the notation of a flow's schedule step; no calls on holidays.
+    hours: dict[str, list[str]] = Field(default_factory=lambda: {"mon-sun": ["09:00-20:00"]})
+    holidays: list[str] = Field(default_factory=list, description="YYYY-MM-DD")
+    # Wait before the 2nd, 3rd... attempt after no answer (the last value repeats).
+    retry_after: list[str] = Field(default_factory=lambda: ["30m", "2h"], min_length=1)
+    # A call still marked as in progress after this is taken as lost (an engine died).
+    call_lease: str = "2h"
+
+    @model_validator(mode="after")
+    def _valid(self) -> FollowupSettings:
+        from ivr.followups.window import CallingWindow, span
+
+        problems = []
+        for check, args in [(CallingWindow.build, (self.timezone, self.hours, self.holidays)),
+                            *((span, (value,)) for value in [*self.retry_after, self.call_lease])]:
+            try:
+                check(*args)  # type: ignore[operator]
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
 class Settings(BaseSettings):
     """All settings; see README "Configuration"."""
 
@@ -68,6 +103,7 @@ class Settings(BaseSettings):
     state_dir: Path = PROJECT_ROOT / ".pbx"
     pbx: PbxSettings = PbxSettings()
     engine: EngineSettings = EngineSettings()
+    followups: FollowupSettings = FollowupSettings()
 
     @classmethod
     def settings_customise_sources(

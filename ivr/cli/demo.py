@@ -16,10 +16,10 @@ import click
 
 from ivr.pbx import PbxError
 from ivr.pbx.debian_root import RootBuildError
+from ivr.privacy.masking import mask_number
 from ivr.settings import load_settings
 from ivr.sim.handset import AnsweredCall
 from ivr.sim.lab import AgentSpec, Lab
-from ivr.store.recorder import mask_number
 
 AGENTS = [
     AgentSpec("1001", ["pharmacy", "operator", "emergency"], talk_seconds=4.0),

@@ -111,18 +111,44 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
                 out.append(_diag(flow, path, "IVR110",
                                  f"{kind} step '{sid}': '{queue}' is not a department queue"
                                  f"{_hint(queue, list(DEPARTMENTS))}"))
-        if isinstance(step, s.Subflow) and step.flow not in flows:
+        if isinstance(step, s.Subflow | s.FollowUp) and step.flow not in flows:
             why = (f"flow '{step.flow}' has errors (reported in its file)"
                    if step.flow in broken else
                    f"no flow named '{step.flow}'{_hint(step.flow, list(flows))}")
             out.append(_diag(flow, ("steps", sid, "flow"), "IVR109",
-                             f"subflow step '{sid}': {why}"))
+                             f"{kind} step '{sid}': {why}"))
     for lang in spec.languages:
         if lang not in prompts:
             out.append(_diag(flow, ("languages",), "IVR108",
                              f"no prompts for {lang}: add {prompts_dir}/{lang}.yaml"))
     if not any(d.code == "IVR104" for d in out):
         out += _unreachable(flow)
+        out += _unverified_history(flow)
+    return out
+
+
+def _unverified_history(flow: Flow) -> list[Diagnostic]:
+    """IVR204: personal history is read out only after the caller proved who they are.
+    Walk from every entry point without crossing a ``verify`` step's verified exit."""
+    spec = flow.spec
+    roots = [spec.start, spec.on_error] + ([spec.emergency_step] if spec.emergency_step else [])
+    seen = set(roots)
+    todo = deque(roots)
+    out = []
+    while todo:
+        sid = todo.popleft()
+        step = flow.steps[sid]
+        if isinstance(step, s.History):
+            out.append(_diag(flow, ("steps", sid), "IVR204",
+                             f"history step '{sid}' can be reached without passing a verify "
+                             "step's 'verified' exit: a caller could hear someone else's "
+                             "calls"))
+        for e in edges(step):
+            if isinstance(step, s.Verify) and e.label == "verified":
+                continue
+            if e.target not in seen:
+                seen.add(e.target)
+                todo.append(e.target)
     return out
 
 

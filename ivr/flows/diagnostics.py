@@ -7,12 +7,13 @@ Codes are stable: tests and engineers' scripts rely on them.
     IVR100 unknown key            IVR106 duplicate DTMF key / phrase in a menu
     IVR101 unknown step type      IVR107 bad time range or date (schedule)
     IVR102 missing key            IVR108 prompt missing in a language
-    IVR103 wrong value            IVR109 unknown subflow / duplicate flow name
+    IVR103 wrong value            IVR109 unknown (sub)flow / duplicate flow name
                                   IVR110 unknown queue (department)
     IVR200 a path ends without a person, the emergency lane or a goodbye
     IVR201 a loop with no way out
     IVR202 a red-flag (urgency 1 / crisis / emergency key) branch that can miss emergency
     IVR203 on_error does not lead to a person
+    IVR204 a history step reachable without a verify step's 'verified' exit
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ class Edge:
 
 def edges(step: s.StepBase) -> list[Edge]:
     match step:
-        case s.Say() | s.Play() | s.SetVars() | s.Survey():
+        case s.Say() | s.Play() | s.SetVars() | s.Survey() | s.FollowUp() | s.History():
             return [Edge("next", step.next, ("next",))]
         case s.Menu():
             out = [Edge(o.key or "/".join(o.say[:1]), o.goto, ("options", i, "goto"))
@@ -47,6 +47,9 @@ def edges(step: s.StepBase) -> list[Edge]:
         case s.Branch():
             return [*(Edge(c.var, c.goto, ("when", i, "goto")) for i, c in enumerate(step.when)),
                     Edge("else", step.else_, ("else",))]
+        case s.Verify():
+            return [Edge("verified", step.verified, ("verified",)),
+                    Edge("failed", step.failed, ("failed",))]
         case s.Goto():
             return [Edge("goto", step.target, ("target",))]
         case s.Schedule():
@@ -68,7 +71,7 @@ def terminal_kind(step: s.StepBase) -> str | None:
 def prompt_refs(step: s.StepBase) -> list[tuple[str, tuple[str | int, ...]]]:
     """(prompt id, path under the step) for every prompt a step may speak."""
     refs: list[tuple[str, tuple[str | int, ...]]] = []
-    for name in ("prompt", "confirm"):
+    for name in ("prompt", "confirm", "retry_prompt", "intro", "item", "open_item", "none"):
         value = getattr(step, name, None)
         if isinstance(value, str):
             refs.append((value, (name,)))

@@ -26,7 +26,8 @@ ON_ERROR = "_on_error"
 EMERGENCY_KEY = "_emergency_key"
 HIGHLIGHT = {"color": "red", "penwidth": "2.5"}  # nodes on an emergency path: a bold red border
 EDGE_HIGHLIGHT = {**HIGHLIGHT, "fontcolor": "red"}  # edges on it: bold red, red label
-DECISIONS = (s.Menu, s.Ask, s.Triage, s.Switch, s.Branch, s.Schedule, s.Callback)
+DECISIONS = (s.Menu, s.Ask, s.Triage, s.Switch, s.Branch, s.Schedule, s.Callback,
+             s.Verify)
 KIND_STYLE: dict[str, dict[str, str]] = {
     "emergency": {"shape": "doubleoctagon", "style": "filled,bold", "fillcolor": "red",
                   "fontcolor": "white", "color": "red"},
@@ -136,6 +137,10 @@ def step_text(flow_set: FlowSet, step: s.StepBase, lang: str) -> str:
             return f"{len(step.questions)} question(s)"
         case s.Schedule():
             return step.timezone
+        case s.FollowUp():
+            return f"follow-up '{step.kind}' in {step.after} → flow {step.flow}"
+        case s.History():
+            return f"reads back up to {step.max_items} calls"
     prompt = getattr(step, "prompt", None)
     if isinstance(prompt, str):
         text = flow_set.prompts.get(lang, {}).get(prompt, f"[{prompt}]")

@@ -8,6 +8,7 @@ emergency team; the flow's emergency key works at every menu.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import re
@@ -16,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr.departments import department_name
 from ivr.flows import schema as s
 from ivr.flows.model import Flow, FlowSet
 from ivr.store.recorder import CallRecorder
-from ivr.telephony.channel import ALL_KEYS, Channel, QueueOutcome
+from ivr.telephony.channel import ALL_KEYS, Channel, Heard, QueueOutcome
 from ivr.telephony.errors import CallerHangup
 from ivr.triage.decision import Triager
 from ivr.triage.keywords import normalise
@@ -166,6 +168,14 @@ class FlowRunner:
         return await state.channel.say(text, state.lang, state.rate,
                                        interrupt=ALL_KEYS if interrupt else "")
 
+    async def _turn(self, state: CallState, sid: str, heard: Heard) -> None:
+        """What the caller said: the words (masked when stored) and the audio, sealed."""
+        await self._event(state, "turn", sid, text=heard.text,
+                          confidence=round(heard.confidence, 3), barged_in=heard.barged_in,
+                          speech_ms=heard.speech_ms)
+        if heard.audio:
+            await self.recorder.recording(state.call_id, heard.audio)
+
     async def _read_key(self, state: CallState, step_id: str, prompt_id: str,
                         timeout: float | None, max_digits: int = 1) -> str:
         if state.pending_digit:
@@ -217,9 +227,7 @@ class FlowRunner:
                                                  max_seconds=8, phrases=phrases)
                 key, words = heard.dtmf, heard.text
                 if words:
-                    await self._event(state, "turn", sid, text=words,
-                                      confidence=round(heard.confidence, 3),
-                                      barged_in=heard.barged_in)
+                    await self._turn(state, sid, heard)
             if target := self._emergency(state, key[:1]):
                 await self._event(state, "input", sid, dtmf=key, emergency_key=True)
                 return target, None
@@ -254,9 +262,7 @@ class FlowRunner:
                     return step.next, None
                 kind = "no_match"
             elif heard.text:
-                await self._event(state, "turn", sid, text=heard.text,
-                                  confidence=round(heard.confidence, 3),
-                                  barged_in=heard.barged_in)
+                await self._turn(state, sid, heard)
                 value = (self._interpret(step, heard.text)
                          if heard.confidence >= step.min_confidence else None)
                 if value is not None:
@@ -329,15 +335,93 @@ class FlowRunner:
         return step.accepted, None
 
     async def _survey(self, state: CallState, sid: str, step: s.Survey) -> Result:
+        """Scores by keypad or spoken ("five", "五分"); stored per question (dimension)."""
         answers: dict[str, int | None] = {}
+        modes: dict[str, str] = {}
         for q in step.questions:
-            key = await self._read_key(state, sid, q.prompt, step.timeout)
+            key, words = "", ""
+            if state.pending_digit:
+                key, state.pending_digit = state.pending_digit, None
+            else:
+                text = self._text(state, q.prompt)
+                await self._event(state, "prompt", sid, text=text, prompt=q.prompt,
+                                  lang=state.lang)
+                heard = await state.channel.hear(
+                    text, state.lang, state.rate, timeout=state.timeout(step.timeout),
+                    max_seconds=4, phrases=score_phrases(state.lang, q.scale))
+                key, words = heard.dtmf[:1], heard.text
+                if words:
+                    await self._turn(state, sid, heard)
             if target := self._emergency(state, key):
+                await self._event(state, "input", sid, dtmf=key, emergency_key=True)
                 return target, None
-            answers[q.id] = int(key) if key.isdigit() and 1 <= int(key) <= q.scale else None
-            state.vars[f"survey.{q.id}"] = answers[q.id]
-        await self._event(state, "survey", sid, answers=answers)
+            score = spoken_score(words, state.lang, q.scale) if words else (
+                int(key) if key.isdigit() and 1 <= int(key) <= q.scale else None)
+            answers[q.id] = score
+            modes[q.id] = "speech" if words else "dtmf"
+            state.vars[f"survey.{q.id}"] = score
+        await self._event(state, "survey", sid, answers=answers, modes=modes,
+                          scales={q.id: q.scale for q in step.questions})
         return step.next, None
+
+    async def _followup(self, state: CallState, sid: str, step: s.FollowUp) -> Result:
+        now = state.now()
+        reason = fill(step.reason, state.vars)
+        followup_id = await self.recorder.create_followup(
+            number=state.channel.caller_number, kind=step.kind, flow=step.flow,
+            due_at=now + dt.timedelta(seconds=s.duration_seconds(step.after)),
+            deadline_at=now + dt.timedelta(seconds=s.duration_seconds(step.deadline)),
+            reason=reason, language=state.lang, call_id=state.call_id,
+            max_attempts=step.max_attempts)
+        state.vars["followup.id"] = followup_id
+        await self._event(state, "followup", sid, matter=step.kind, after=step.after,
+                          flow=step.flow, followup_id=followup_id)
+        return step.next, None
+
+    async def _verify(self, state: CallState, sid: str, step: s.Verify) -> Result:
+        """Date of birth (YYYYMMDD) by keypad, checked against the registry."""
+        retries = state.retries(step.retries)
+        for attempt in range(retries + 1):
+            prompt = step.prompt if attempt == 0 or not step.retry_prompt else step.retry_prompt
+            digits = await self._read_key(state, sid, prompt, step.timeout, max_digits=8)
+            if target := self._emergency(state, digits[:1]) if len(digits) == 1 else None:
+                return target, None
+            ok = len(digits) == 8 and await asyncio.to_thread(
+                self.recorder.verify_patient, state.channel.caller_number, digits)
+            await self._event(state, "verify", sid, verified=ok, attempt=attempt + 1)
+            if ok:
+                state.vars["caller.verified"] = True
+                return step.verified, None
+        return step.failed, None
+
+    async def _history(self, state: CallState, sid: str, step: s.History) -> Result:
+        if not state.vars.get("caller.verified"):  # the validator forbids it; belt and braces
+            raise RuntimeError("history step reached without verification")
+        past = await asyncio.to_thread(self.recorder.history, state.channel.caller_number,
+                                       state.call_id)
+        await self._event(state, "history", sid, calls=len(past.calls),
+                          open_followups=len(past.open_followups))
+        if not past.calls and not past.open_followups:
+            await self._speak(state, sid, step.none)
+            return step.next, None
+        await self._speak(state, sid, step.intro)
+        for call in past.calls[:step.max_items]:
+            topic = department_name(call.department or call.flow, state.lang)
+            text = fill(self._text(state, step.item), {
+                "date": spoken_date(call.started_at, state.lang), "topic": topic,
+                "outcome": outcome_words(call.outcome, state.lang)})
+            await self._say_text(state, sid, text)
+        if step.open_item:
+            for matter in past.open_followups[:step.max_items]:
+                text = fill(self._text(state, step.open_item), {
+                    "kind": matter.kind.replace("_", " "),
+                    "due": spoken_date(matter.due_at, state.lang)})
+                await self._say_text(state, sid, text)
+        return step.next, None
+
+    async def _say_text(self, state: CallState, step_id: str, text: str) -> None:
+        await self._event(state, "prompt", step_id, text=text, lang=state.lang)
+        await state.channel.say(text, state.lang, state.rate)
 
     async def _assign(self, state: CallState, sid: str, values: dict[str, Any]) -> None:
         if values:
@@ -384,6 +468,8 @@ class FlowRunner:
     # --- people ------------------------------------------------------------------
     async def _to_people(self, state: CallState, step: s.Route) -> str:
         summary = fill(step.summary or "", state.vars)
+        if state.vars.get("caller.history"):  # the agent sees what the caller said before
+            summary = f"{summary} | before: {state.vars['caller.history']}".lstrip(" |")
         if step.extension:
             await self._event(state, "route", "", extension=step.extension, summary=summary)
             await self.recorder.update(state.call_id, queue=f"ext:{step.extension}",
@@ -413,7 +499,8 @@ class FlowRunner:
                                        department=q if attempt else None, outcome="routed")
             result = await state.channel.transfer_to_queue(
                 q, priority, summary=summary, call_id=state.call_id)
-            await self._event(state, "queue", q, status=result.status, agent=result.agent)
+            await self._event(state, "queue", q, queue=q, priority=priority,
+                              status=result.status, agent=result.agent)
             if result.answered:
                 await self.recorder.update(state.call_id, outcome="answered", agent=result.agent)
                 await state.channel.hangup()
@@ -432,6 +519,52 @@ def _match_option(step: s.Menu, key: str, words: str) -> s.MenuOption | None:
             if any(normalise(p) and normalise(p) in said for p in option.say):
                 return option
     return None
+
+
+SCORE_WORDS: dict[str, list[list[str]]] = {
+    "en-US": [["one", "1"], ["two", "2"], ["three", "3"], ["four", "4"], ["five", "5"],
+              ["six", "6"], ["seven", "7"], ["eight", "8"], ["nine", "9"]],
+    "zh-CN": [["一分", "一"], ["两分", "二", "两"], ["三分", "三"], ["四分", "四"],
+              ["五分", "五"], ["六"], ["七"], ["八"], ["九"]],
+    "ko-KR": [["일"], ["이"], ["삼"], ["사"], ["오"], ["육"], ["칠"], ["팔"], ["구"]],
+}
+
+
+def score_phrases(lang: str, scale: int) -> list[str]:
+    return [w for words in SCORE_WORDS.get(lang, SCORE_WORDS["en-US"])[:scale] for w in words]
+
+
+def spoken_score(words: str, lang: str, scale: int) -> int | None:
+    """The score a caller said; None when it is not a number on the scale."""
+    said = normalise(words)
+    table = SCORE_WORDS.get(lang, SCORE_WORDS["en-US"])[:scale]
+    tokens = re.findall(r"\w+", words.lower())
+    for score in range(len(table), 0, -1):
+        for w in map(normalise, table[score - 1]):
+            if w and (w == said or w in tokens  # "five", "I'd say five"
+                      or (len(w) > 1 and not w.isascii() and w in said)):  # "我给五分"
+                return score
+    return None
+
+
+def spoken_date(moment: dt.datetime, lang: str) -> str:
+    local = moment.astimezone(ZoneInfo("Asia/Shanghai"))
+    if lang == "zh-CN":
+        return f"{local.month}月{local.day}日"
+    return local.strftime("%d %B").lstrip("0")
+
+
+OUTCOME_WORDS = {
+    "en-US": {"answered": "you spoke with our staff", "goodbye": "the line answered you",
+              "caller_hangup": "the call ended early", "abandoned": "the call ended in the queue"},
+    "zh-CN": {"answered": "工作人员接听了您的电话", "goodbye": "自助服务已处理",
+              "caller_hangup": "通话提前结束", "abandoned": "排队时通话结束"},
+}
+
+
+def outcome_words(outcome: str | None, lang: str) -> str:
+    words = OUTCOME_WORDS.get(lang, OUTCOME_WORDS["en-US"])
+    return words.get(outcome or "", words["goodbye"])
 
 
 DAY_INDEX = {d: i for i, d in enumerate(s.DAYS)}

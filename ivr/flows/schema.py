@@ -308,6 +308,56 @@ class Schedule(StepBase):
         return value
 
 
+Duration = Annotated[str, Field(pattern=r"^\d+(\.\d+)?[mhd]$",
+                                 description="A span like 30m, 12h or 3d.")]
+
+
+def duration_seconds(value: str) -> float:
+    """'30m' -> 1800.0 (the pattern above guarantees the form)."""
+    return float(value[:-1]) * {"m": 60, "h": 3600, "d": 86400}[value[-1]]
+
+
+class FollowUp(StepBase):
+    """Open a follow-up: the line calls the patient back (a post-surgery check, a
+    medication review, an unresolved complaint) until staff or the patient close it."""
+
+    type: Literal["followup"]
+    kind: str = Field(pattern=ID, description="post_surgery, medication, complaint...")
+    after: Duration = Field(description="When the first call is due, from now.")
+    deadline: Duration = Field("7d", description="Listed for staff if still open by then.")
+    flow: str = Field("followup_call", pattern=ID, description="The outbound flow.")
+    reason: str = Field("", description="For staff; {var} placeholders are filled.")
+    max_attempts: int = Field(3, ge=1, le=10)
+    next: StepId
+
+
+class Verify(StepBase):
+    """Check that the caller is the patient (date of birth by keypad, for the number they
+    call from) before anything personal is read out."""
+
+    type: Literal["verify"]
+    prompt: PromptId = Field(description="Asks for the date of birth as 8 digits.")
+    retry_prompt: PromptId | None = None
+    retries: int | None = Field(None, ge=0, le=5)
+    timeout: Seconds | None = None
+    verified: StepId
+    failed: StepId
+
+
+class History(StepBase):
+    """Read the caller's own recent calls and open follow-ups back to them. Only reachable
+    through a ``verify`` step's ``verified`` exit (checked: IVR204)."""
+
+    type: Literal["history"]
+    intro: PromptId
+    item: PromptId = Field(description="Said per call; {date}, {topic}, {outcome} filled.")
+    open_item: PromptId | None = Field(None, description="Said per open follow-up; {kind}, "
+                                       "{due} filled.")
+    none: PromptId
+    max_items: int = Field(3, ge=1, le=10)
+    next: StepId
+
+
 class Hangup(StepBase):
     """An explicit goodbye: the only way a flow ends without a person."""
 
@@ -317,13 +367,13 @@ class Hangup(StepBase):
 
 Step = Annotated[
     Say | Play | Menu | Ask | Triage | Route | Callback | Survey | SetVars | Switch | Branch
-    | Goto | Subflow | Schedule | Hangup,
+    | Goto | Subflow | Schedule | FollowUp | Verify | History | Hangup,
     Field(discriminator="type"),
 ]
 STEP_MODELS: dict[str, type[StepBase]] = {
     m.model_fields["type"].annotation.__args__[0]: m  # type: ignore[union-attr]
     for m in (Say, Play, Menu, Ask, Triage, Route, Callback, Survey, SetVars, Switch, Branch,
-              Goto, Subflow, Schedule, Hangup)
+              Goto, Subflow, Schedule, FollowUp, Verify, History, Hangup)
 }
 
 

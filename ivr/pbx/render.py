@@ -36,6 +36,8 @@ class ConfValues:
     fallback_queue: str
     agents: dict[str, str]
     simulation: bool = False
+    # The PJSIP endpoint follow-up calls leave through (extensions.conf, ivr-outbound-dial).
+    outbound_trunk: str = "hospital-trunk"
     department_queues: list[str] = field(
         default_factory=lambda: [d for d in DEPARTMENTS if d not in SPECIAL_QUEUES]
     )

@@ -43,6 +43,9 @@ class TurnResult:
     dtmf: str = ""
     barged_in: bool = False
     speech_ms: int = 0
+    # the caller's utterance as heard (8 kHz 16-bit PCM, lead-in included): the
+    # recording kept, sealed, with the call record
+    audio: bytes = b""
     timed_out: bool = False
     truncated: bool = False  # hit the maximum utterance length
     barge_in_latency_ms: float | None = None  # speech detected -> prompt stopped
@@ -71,7 +74,10 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
     silence_deadline: float | None = None if playing is not None else loop.time() + timeout
     lead_in: deque[bytes] = deque(maxlen=15)  # ~300 ms before speech: the first syllable
 
+    captured: list[bytes] = []
+
     async def decode(chunk: bytes) -> None:
+        captured.append(chunk)
         if session is not None:
             partial = await loop.run_in_executor(executor, session.accept, chunk)
             if partial:
@@ -143,6 +149,7 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
     if pending:
         await decode(b"".join(pending))
     result.speech_ms = vad.speech_frames * 20
+    result.audio = b"".join(captured)
     if session is not None:
         transcript = await loop.run_in_executor(executor, session.result)
         result.transcript = transcript

@@ -1,7 +1,11 @@
-"""Call records: one row per call, one row per thing that happened in it.
+"""Call records: one row per call, one per thing that happened in it, and structured
+rows (turns, triage decisions, queue outcomes, survey answers...) derived from those
+events in the same transaction.
 
 Each event is committed as it happens, so a caller who hangs up (or an engine
-that crashes) mid-call still leaves everything that was said and done.
+that crashes) mid-call still leaves everything that was said and done. Caller
+numbers are never stored in clear: a keyed hash for look-up, a masked form for
+display, and (for follow-up calls only) the number sealed with AES-GCM.
 """
 
 from __future__ import annotations
@@ -9,12 +13,30 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything here is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 class Base(DeclarativeBase):
@@ -27,10 +49,14 @@ class Call(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     asterisk_uniqueid: Mapped[str] = mapped_column(String(64), index=True)
     channel: Mapped[str] = mapped_column(String(128), default="")
+    direction: Mapped[str] = mapped_column(String(8), default="inbound")  # inbound | outbound
+    caller_hash: Mapped[str] = mapped_column(String(64), default="", index=True)
     caller_masked: Mapped[str] = mapped_column(String(32), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
     flow: Mapped[str] = mapped_column(String(64), default="")
     flow_version: Mapped[str] = mapped_column(String(64), default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # routed | answered | abandoned | caller_hangup | goodbye | fallback | error
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -38,37 +64,233 @@ class Call(Base):
     department: Mapped[str | None] = mapped_column(String(64), nullable=True)
     queue: Mapped[str | None] = mapped_column(String(64), nullable=True)
     queue_priority: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    urgency: Mapped[int | None] = mapped_column(Integer, nullable=True)
     agent: Mapped[str | None] = mapped_column(String(128), nullable=True)
     hold_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # set when retention purged the words said (the row itself stays for statistics)
+    transcripts_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                                   nullable=True)
 
     events: Mapped[list[CallEvent]] = relationship(
         back_populates="call", order_by="CallEvent.seq", cascade="all, delete-orphan"
     )
+    turns: Mapped[list[Turn]] = relationship(order_by="Turn.seq", cascade="all, delete-orphan")
+    triage: Mapped[list[TriageDecision]] = relationship(order_by="TriageDecision.seq",
+                                                        cascade="all, delete-orphan")
+    queue_results: Mapped[list[QueueResult]] = relationship(order_by="QueueResult.seq",
+                                                            cascade="all, delete-orphan")
+    survey_answers: Mapped[list[SurveyAnswer]] = relationship(cascade="all, delete-orphan")
+    dispositions: Mapped[list[Disposition]] = relationship(cascade="all, delete-orphan")
+    recordings: Mapped[list[Recording]] = relationship(order_by="Recording.seq",
+                                                       cascade="all, delete-orphan")
 
     @property
     def duration_seconds(self) -> float | None:
-        if self.ended_at is None:
+        ended, started = aware(self.ended_at), aware(self.started_at)
+        if ended is None or started is None:
             return None
-        started = self.started_at
-        ended = self.ended_at
-        if started.tzinfo is None:  # SQLite returns naive datetimes
-            started = started.replace(tzinfo=UTC)
-        if ended.tzinfo is None:
-            ended = ended.replace(tzinfo=UTC)
         return (ended - started).total_seconds()
 
 
 class CallEvent(Base):
+    """Everything that happened, in order: the journal the other call tables derive from."""
+
     __tablename__ = "call_events"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_call_events_seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    # start | step | prompt | input | route | queue | agent | hangup | error | end
+    # start | step | prompt | turn | input | triage | route | queue | survey | hangup | end ...
     kind: Mapped[str] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(64), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     text: Mapped[str] = mapped_column(Text, default="")
 
     call: Mapped[Call] = relationship(back_populates="events")
+
+
+class Turn(Base):
+    """One exchange: what the line said and what the caller answered (words or keys)."""
+
+    __tablename__ = "turns"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_turns_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)  # the event's seq
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    step: Mapped[str] = mapped_column(String(64), default="")
+    prompt_text: Mapped[str] = mapped_column(Text, default="")
+    transcript: Mapped[str] = mapped_column(Text, default="")  # masked
+    dtmf: Mapped[str] = mapped_column(String(32), default="")
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    barged_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    speech_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    listen_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(16), default="heard")  # heard|no_input|no_match
+
+
+class TriageDecision(Base):
+    __tablename__ = "triage_decisions"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_triage_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    step: Mapped[str] = mapped_column(String(64), default="")
+    language: Mapped[str] = mapped_column(String(16), default="")
+    text: Mapped[str] = mapped_column(Text, default="")  # masked
+    urgency: Mapped[int] = mapped_column(Integer)
+    department: Mapped[str] = mapped_column(String(64))
+    queue_priority: Mapped[int] = mapped_column(Integer, default=0)
+    crisis: Mapped[bool] = mapped_column(Boolean, default=False)
+    symptoms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reasons: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    rules_version: Mapped[str] = mapped_column(String(64), default="")
+
+
+class QueueResult(Base):
+    """Where the call was sent and what became of it there (routing and queue outcome)."""
+
+    __tablename__ = "queue_results"
+    __table_args__ = (UniqueConstraint("call_id", "seq", name="uq_queue_results_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    queue: Mapped[str] = mapped_column(String(64))
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    # ANSWERED | TIMEOUT | FULL | JOINEMPTY | LEAVEEMPTY | ABANDONED ...
+    status: Mapped[str] = mapped_column(String(32), default="")
+    agent: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    hold_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class SurveyAnswer(Base):
+    __tablename__ = "survey_answers"
+    __table_args__ = (UniqueConstraint("call_id", "seq", "dimension", name="uq_survey_answer"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    survey: Mapped[str] = mapped_column(String(64), default="")  # the flow step
+    dimension: Mapped[str] = mapped_column(String(64))  # e.g. accuracy, patience, empathy
+    score: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: not answered
+    scale: Mapped[int] = mapped_column(Integer, default=5)
+    mode: Mapped[str] = mapped_column(String(8), default="dtmf")  # dtmf | speech
+    comment: Mapped[str] = mapped_column(Text, default="")  # masked free words, if any
+
+
+class Disposition(Base):
+    """What the call was really about, as the agent recorded it at wrap-up."""
+
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    agent: Mapped[str] = mapped_column(String(128), default="")
+    department: Mapped[str] = mapped_column(String(64))
+    urgency: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=True)
+    note: Mapped[str] = mapped_column(Text, default="")  # masked
+
+
+class Recording(Base):
+    """Caller audio of one turn, sealed with AES-GCM on disk; this row says where."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    path: Mapped[str] = mapped_column(String(512))
+    key_id: Mapped[str] = mapped_column(String(32))
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class FollowUp(Base):
+    """An open matter that must come back until closed: the line calls the patient."""
+
+    __tablename__ = "followups"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"),
+                                                nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(128), default="flow")
+    caller_hash: Mapped[str] = mapped_column(String(64), index=True)
+    number_masked: Mapped[str] = mapped_column(String(32), default="")
+    number_sealed: Mapped[bytes] = mapped_column(LargeBinary)  # AES-GCM, for dialling only
+    kind: Mapped[str] = mapped_column(String(32))  # post_surgery | medication | complaint ...
+    reason: Mapped[str] = mapped_column(Text, default="")  # masked
+    flow: Mapped[str] = mapped_column(String(64))  # the outbound flow that runs the call
+    language: Mapped[str] = mapped_column(String(16), default="")
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    deadline_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # open | calling | done | failed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    tries: Mapped[list[FollowUpAttempt]] = relationship(order_by="FollowUpAttempt.at",
+                                                        cascade="all, delete-orphan")
+
+
+class FollowUpAttempt(Base):
+    __tablename__ = "followup_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    followup_id: Mapped[str] = mapped_column(ForeignKey("followups.id", ondelete="CASCADE"),
+                                             index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    call_id: Mapped[str | None] = mapped_column(String(36), nullable=True)  # the outbound call
+    # answered_ok | needs_nurse | no_answer | busy | failed | emergency ...
+    outcome: Mapped[str] = mapped_column(String(32), default="")
+
+
+class Patient(Base):
+    """Just enough of the hospital's patient registry to verify a caller by keypad and
+    adapt the line (age group); identifiers are keyed hashes, never clear text."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    dob_hash: Mapped[str] = mapped_column(String(64))
+    mrn_masked: Mapped[str] = mapped_column(String(32), default="")
+    birth_year: Mapped[int | None] = mapped_column(Integer, nullable=True)  # age group only
+    language: Mapped[str] = mapped_column(String(16), default="")
+
+
+class StaffMember(Base):
+    __tablename__ = "staff"
+
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | auditor | admin
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Every read of patient data and every refusal: who, what, when, allowed or not."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="")
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128), default="")
+    allowed: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

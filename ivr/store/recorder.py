@@ -2,84 +2,269 @@
 
 SQLAlchemy sessions are synchronous; the recorder runs them on one dedicated
 thread so a slow disk never stalls audio or AGI, and writes stay in order.
+
+Every write is an *operation* (a small JSON-able dict: start, event, update,
+finish, recording, followup) applied idempotently. That is what lets the
+journal (``ivr.store.journal``) keep operations on local disk while the
+database is away and replay them later without doubles: a database outage never
+stops a call, and reads made during a call answer "nothing known" instead of
+failing it.
+Text and details are masked before they are stored; caller numbers are kept as
+a keyed hash (look-up) and a masked form (display), never in clear.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
+import base64
+import io
+import logging
+import time
 import uuid
+import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
 
-from sqlalchemy import create_engine, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
-from sqlalchemy.pool import StaticPool
 
-from ivr.store.models import Base, Call, CallEvent, utcnow
+from ivr.store import history
+from ivr.store.database import is_memory, is_unreachable, make_engine, migrate, redacted
+from ivr.store.history import CallerHistory
+from ivr.store.journal import Journal, ReplayResult, default_journal_path
+from ivr.store.models import (
+    Call,
+    CallEvent,
+    FollowUp,
+    Patient,
+    Recording,
+    aware,
+    utcnow,
+)
+from ivr.store.projections import parse_time, project
+
+log = logging.getLogger(__name__)
+
+# make_engine lives in ivr.store.database; importing it from here keeps working
+__all__ = ["CallRecorder", "RecordPrivacy", "apply_op", "commit_op", "make_engine"]
+
+# seconds between two attempts to replay the journal while the database is away
+REPLAY_INTERVAL = 5.0
 
 
-def make_engine(url: str) -> Engine:
+class RecordPrivacy(Protocol):
+    """What the recorder needs to keep identifiers out of the database."""
+
+    def mask(self, text: str) -> str: ...
+    def mask_value(self, value: Any) -> Any: ...
+    def caller_hash(self, number: str) -> str: ...
+    def display_number(self, number: str) -> str: ...
+    def hash_value(self, value: str, purpose: str) -> str: ...
+    def seal_number(self, number: str, context: str) -> bytes: ...
+    def seal_file(self, data: bytes, path: Path, context: str) -> str: ...
+    def open_file(self, path: Path, context: str) -> bytes: ...
+    def open_number(self, sealed: bytes, context: str) -> str: ...
+
+
+def default_privacy() -> RecordPrivacy:
+    from ivr.privacy.records import records_privacy
+
+    return records_privacy()
+
+
+def default_recordings_dir(url: str) -> Path | None:
+    """Beside a SQLite file; the state folder for a server; none for in-memory runs
+    (simulations keep no audio)."""
     if url in ("sqlite://", "sqlite:///:memory:"):
-        # one shared in-memory database across threads (simulations, tests)
-        engine = create_engine(url, poolclass=StaticPool,
-                               connect_args={"check_same_thread": False})
-    else:
-        engine = create_engine(url)
-    if url.startswith("sqlite"):
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(conn: Any, _record: Any) -> None:
-            cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")  # readers (reports) never block the line
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.close()
-    Base.metadata.create_all(engine)
-    return engine
+        return None
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).parent / "recordings"
+    from ivr.settings import load_settings
 
-
-def mask_number(number: str) -> str:
-    """Keep the first 3 and last 2 digits: enough for staff to recognise, not to dial.
-
-    >>> mask_number("13800138000")
-    '138******00'
-    """
-    digits = re.sub(r"\D", "", number or "")
-    if len(digits) < 6:
-        return "*" * len(digits) if digits else "unknown"
-    return digits[:3] + "*" * (len(digits) - 5) + digits[-2:]
+    return load_settings().state_dir / "recordings"
 
 
 # (asterisk uniqueid, call id, kind, step, detail): live traces, e.g. the demo's output
 EventListener = Callable[[str, str, str, str, dict[str, Any]], None]
+Op = dict[str, Any]
+
+
+def apply_op(s: Session, op: Op) -> None:
+    """Apply one operation; applying it twice changes nothing (replay after an outage)."""
+    kind = op["op"]
+    if kind == "start":
+        if s.get(Call, op["call_id"]) is None:
+            s.add(Call(id=op["call_id"], asterisk_uniqueid=op["uniqueid"],
+                       channel=op["channel"], direction=op.get("direction", "inbound"),
+                       caller_hash=op["caller_hash"], caller_masked=op["caller_masked"],
+                       language=op.get("language", ""), flow=op["flow"],
+                       flow_version=op["flow_version"], started_at=parse_time(op["at"])))
+    elif kind == "event":
+        exists = s.scalar(select(CallEvent.id).where(CallEvent.call_id == op["call_id"],
+                                                     CallEvent.seq == op["seq"]))
+        if exists is None:
+            ev = CallEvent(call_id=op["call_id"], seq=op["seq"], at=parse_time(op["at"]),
+                           kind=op["kind"], step=op["step"], text=op["text"],
+                           detail=op["detail"])
+            s.add(ev)
+            project(s, ev)
+    elif kind in ("update", "finish"):
+        call = s.get(Call, op["call_id"])
+        if call is None:
+            raise LookupError(f"no call {op['call_id']} to update")
+        for key, value in op["fields"].items():
+            setattr(call, key, value)
+        if kind == "finish":
+            if call.ended_at is None:
+                call.ended_at = parse_time(op["at"])
+            call.outcome = call.outcome or op["outcome"]
+    elif kind == "recording":
+        exists = s.scalar(select(Recording.id).where(Recording.call_id == op["call_id"],
+                                                     Recording.seq == op["seq"]))
+        if exists is None:
+            s.add(Recording(call_id=op["call_id"], seq=op["seq"], at=parse_time(op["at"]),
+                            path=op["path"], key_id=op["key_id"], seconds=op["seconds"]))
+    elif kind == "followup":
+        if s.get(FollowUp, op["id"]) is None:
+            due = parse_time(op["due_at"])
+            s.add(FollowUp(
+                id=op["id"], call_id=op.get("call_id"), created_by=op.get("created_by", "flow"),
+                created_at=parse_time(op["at"]), caller_hash=op["caller_hash"],
+                number_masked=op["number_masked"],
+                number_sealed=base64.b64decode(op["number_sealed"]), kind=op["kind"],
+                reason=op.get("reason", ""), flow=op["flow"], language=op.get("language", ""),
+                due_at=due, next_attempt_at=due, deadline_at=parse_time(op["deadline_at"]),
+                max_attempts=int(op.get("max_attempts", 3))))
+    else:
+        raise ValueError(f"unknown record operation {kind!r}")
+
+
+def commit_op(sessions: sessionmaker[Session], op: Op) -> None:
+    """Apply ``op`` in its own transaction; one already there (a concurrent replay got there
+    first: same rows) is not an error."""
+    try:
+        with sessions.begin() as s:
+            apply_op(s, op)
+    except IntegrityError:
+        log.debug("record operation already applied: %s", op["op"])
 
 
 class CallRecorder:
-    def __init__(self, url: str) -> None:
+    """Call records for the engine. ``journal_path``: where operations wait while the
+    database is unreachable (default: ``<state_dir>/journal/records.jsonl``, see
+    ``default_journal_path``); an in-memory database has no journal."""
+
+    def __init__(self, url: str, privacy: RecordPrivacy | None = None,
+                 recordings_dir: Path | None = None, *,
+                 journal_path: Path | str | None = None,
+                 replay_interval: float = REPLAY_INTERVAL) -> None:
         self.listeners: list[EventListener] = []
+        self.privacy = privacy or default_privacy()
+        self.recordings_dir = recordings_dir or default_recordings_dir(url)
         self._uniqueid: dict[str, str] = {}
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
         self._seq: dict[str, int] = {}
+        self.journal: Journal | None = None
+        if not is_memory(url):
+            self.journal = Journal(journal_path or default_journal_path(url))
+        self.replay_interval = replay_interval
+        self._last_replay = float("-inf")
+        self._journalling = False
+        self._schema_ready = False
+        self._ensure_schema()
+        if self.journal is not None and self.journal.pending():
+            self.replay()  # left by an outage before a restart
 
     async def _run(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
+    def _ensure_schema(self) -> bool:
+        if not self._schema_ready:
+            try:
+                migrate(self.engine)
+            except DBAPIError as exc:
+                if self.journal is None or not is_unreachable(exc):
+                    raise
+                self._start_journalling(exc)
+                return False
+            self._schema_ready = True
+        return True
+
+    def _start_journalling(self, exc: BaseException) -> None:
+        if not self._journalling:
+            self._journalling = True
+            assert self.journal is not None
+            log.warning("database %s unreachable (%s): call records go to the journal %s "
+                        "until it is back", redacted(self.engine.url), _reason(exc),
+                        self.journal.path)
+
+    def write(self, op: Op) -> None:
+        """Apply ``op`` in its own transaction (on the recorder's thread). While the database
+        is unreachable, or older operations wait in the journal, append it to the journal
+        instead: the call goes on, and nothing is lost or reordered."""
+        if self.journal is None:
+            commit_op(self.sessions, op)
+            return
+        if not self._schema_ready or self.journal.pending():
+            if time.monotonic() - self._last_replay >= self.replay_interval:
+                self.replay()
+            if not self._schema_ready or self.journal.pending():
+                self.journal.append(op)
+                return
+        try:
+            commit_op(self.sessions, op)
+        except DBAPIError as exc:
+            if not is_unreachable(exc):
+                raise
+            self._start_journalling(exc)
+            self.journal.append(op)
+
+    async def submit(self, op: Op) -> None:
+        await self._run(self.write, op)
+
+    def replay(self) -> ReplayResult:
+        """Apply the journalled operations to the database, oldest first, and remove them
+        from the journal. Runs by itself before a write (at most every ``replay_interval``
+        seconds) while there is a backlog; ``ivr db replay`` does the same by hand."""
+        self._last_replay = time.monotonic()
+        if self.journal is None or not self.journal.pending():
+            return ReplayResult()
+        if not self._ensure_schema():
+            return ReplayResult(remaining=len(self.journal.lines()),
+                                error="database unreachable")
+        result = self.journal.replay(lambda op: commit_op(self.sessions, op))
+        if result.remaining:
+            log.warning("journal %s: replayed %s; the rest waits for the database",
+                        self.journal.path, result)
+        else:
+            self._journalling = False
+            log.warning("journal %s: backlog replayed into %s: %s", self.journal.path,
+                        redacted(self.engine.url), result)
+        return result
+
+    async def drain(self) -> ReplayResult:
+        """``replay`` on the recorder's thread, after the writes submitted before it."""
+        return await self._run(self.replay)
+
     # --- writes ----------------------------------------------------------------
     async def start(self, uniqueid: str, channel: str, caller: str, flow: str,
-                    flow_version: str) -> str:
+                    flow_version: str, *, language: str = "",
+                    direction: str = "inbound") -> str:
         call_id = str(uuid.uuid4())
         self._seq[call_id] = 0
         self._uniqueid[call_id] = uniqueid
-
-        def write() -> None:
-            with self.sessions.begin() as s:
-                s.add(Call(id=call_id, asterisk_uniqueid=uniqueid, channel=channel,
-                           caller_masked=mask_number(caller), flow=flow,
-                           flow_version=flow_version))
-        await self._run(write)
+        await self.submit({
+            "op": "start", "call_id": call_id, "uniqueid": uniqueid, "channel": channel,
+            "caller_hash": self.privacy.caller_hash(caller),
+            "caller_masked": self.privacy.display_number(caller), "flow": flow,
+            "flow_version": flow_version, "language": language, "direction": direction,
+            "at": utcnow().isoformat()})
         await self.event(call_id, "start", channel=channel)
         return call_id
 
@@ -87,63 +272,148 @@ class CallRecorder:
                     **detail: Any) -> None:
         seq = self._seq.get(call_id, 0) + 1
         self._seq[call_id] = seq
-
-        def write() -> None:
-            with self.sessions.begin() as s:
-                s.add(CallEvent(call_id=call_id, seq=seq, kind=kind, step=step, text=text,
-                                detail=detail))
-        await self._run(write)
+        text = self.privacy.mask(text)
+        detail = self.privacy.mask_value(detail)
+        await self.submit({"op": "event", "call_id": call_id, "seq": seq, "kind": kind,
+                           "step": step, "text": text, "detail": detail,
+                           "at": utcnow().isoformat()})
         uniqueid = self._uniqueid.get(call_id, "")
         for listener in self.listeners:
             listener(uniqueid, call_id, kind, step, {"text": text, **detail} if text else detail)
 
     async def update(self, call_id: str, **fields: Any) -> None:
-        def write() -> None:
-            with self.sessions.begin() as s:
-                call = s.get(Call, call_id)
-                for key, value in fields.items():
-                    setattr(call, key, value)
-        await self._run(write)
+        await self.submit({"op": "update", "call_id": call_id, "fields": fields})
 
     async def finish(self, call_id: str, outcome: str, **fields: Any) -> None:
         """Close the record. Keeps an outcome already set (e.g. 'answered')."""
-        def write() -> None:
-            with self.sessions.begin() as s:
-                call = s.get(Call, call_id)
-                if call.ended_at is None:
-                    call.ended_at = utcnow()
-                call.outcome = call.outcome or outcome
-                for key, value in fields.items():
-                    setattr(call, key, value)
-        await self._run(write)
+        ended = utcnow()
+        await self.submit({"op": "finish", "call_id": call_id, "outcome": outcome,
+                           "fields": fields, "at": ended.isoformat()})
         record = await self._run(self.get, call_id)
+        seconds = None
+        if record is not None and record.duration_seconds is not None:
+            seconds = record.duration_seconds
         await self.event(call_id, "end", outcome=record.outcome if record else outcome,
-                         seconds=record.duration_seconds if record else None)
+                         seconds=seconds)
         self._seq.pop(call_id, None)
         self._uniqueid.pop(call_id, None)
 
+    async def recording(self, call_id: str, pcm: bytes, rate: int = 8000) -> None:
+        """Keep what the caller just said, sealed (AES-GCM) with the call id as context,
+        so a file moved to another call's record does not open."""
+        if self.recordings_dir is None or not pcm:
+            return
+        seq = self._seq.get(call_id, 0)  # the turn event just written
+        path = self.recordings_dir / call_id / f"{seq:04d}.wav.sealed"
+
+        def seal() -> str:
+            buf = io.BytesIO()
+            with wave.open(buf, "wb") as w:
+                w.setnchannels(1)
+                w.setsampwidth(2)
+                w.setframerate(rate)
+                w.writeframes(pcm)
+            return self.privacy.seal_file(buf.getvalue(), path, call_id)
+        key_id = await asyncio.to_thread(seal)
+        await self.submit({"op": "recording", "call_id": call_id, "seq": seq,
+                           "path": str(path), "key_id": key_id,
+                           "seconds": round(len(pcm) / 2 / rate, 2),
+                           "at": utcnow().isoformat()})
+
+    async def create_followup(self, *, number: str, kind: str, flow: str, due_at: datetime,
+                              deadline_at: datetime, reason: str = "", language: str = "",
+                              call_id: str | None = None, created_by: str = "flow",
+                              max_attempts: int = 3) -> str:
+        """Open a matter the line must come back to: an outbound call at ``due_at``."""
+        followup_id = str(uuid.uuid4())
+        sealed = self.privacy.seal_number(number, followup_id)
+        await self.submit({
+            "op": "followup", "id": followup_id, "call_id": call_id, "created_by": created_by,
+            "caller_hash": self.privacy.caller_hash(number),
+            "number_masked": self.privacy.display_number(number),
+            "number_sealed": base64.b64encode(sealed).decode(), "kind": kind,
+            "reason": self.privacy.mask(reason), "flow": flow, "language": language,
+            "due_at": due_at.isoformat(), "deadline_at": deadline_at.isoformat(),
+            "max_attempts": max_attempts, "at": utcnow().isoformat()})
+        return followup_id
+
     # --- reads -----------------------------------------------------------------
+    # Reads made during a call never fail it: with the database away they know nothing.
     def get(self, call_id: str) -> Call | None:
-        with Session(self.engine) as s:
-            return s.scalar(select(Call).where(Call.id == call_id)
-                            .options(selectinload(Call.events)))
+        try:
+            with Session(self.engine) as s:
+                return s.scalar(select(Call).where(Call.id == call_id)
+                                .options(selectinload(Call.events), selectinload(Call.turns),
+                                         selectinload(Call.triage),
+                                         selectinload(Call.queue_results),
+                                         selectinload(Call.survey_answers),
+                                         selectinload(Call.recordings)))
+        except DBAPIError as exc:
+            self._read_failed(exc, f"call {call_id}")
+            return None
 
     def by_uniqueid(self, uniqueid: str) -> Call | None:
-        with Session(self.engine) as s:
-            return s.scalar(select(Call).where(Call.asterisk_uniqueid == uniqueid)
-                            .options(selectinload(Call.events)))
+        try:
+            with Session(self.engine) as s:
+                call_id = s.scalar(select(Call.id).where(Call.asterisk_uniqueid == uniqueid))
+        except DBAPIError as exc:
+            self._read_failed(exc, f"call of channel {uniqueid}")
+            return None
+        return self.get(call_id) if call_id else None
 
-    def recent_calls(self, caller: str, hours: int = 24) -> int:
+    def history(self, caller: str, exclude_call: str | None = None,
+                now: datetime | None = None) -> CallerHistory:
+        """What this caller told us before (calls, open follow-ups, registry facts)."""
+        try:
+            with Session(self.engine) as s:
+                return history.lookup(s, self.privacy.caller_hash(caller), now,
+                                      exclude_call=exclude_call)
+        except DBAPIError as exc:
+            self._read_failed(exc, "caller history (a first-time caller, then)")
+            return CallerHistory()
+
+    def verify_patient(self, caller: str, dob_digits: str) -> bool:
+        try:
+            with Session(self.engine) as s:
+                return history.verify(s, self.privacy.caller_hash(caller),
+                                      self.privacy.hash_value(dob_digits, "dob"))
+        except DBAPIError as exc:
+            self._read_failed(exc, "patient registry (caller not verified)")
+            return False
+
+    def add_patient(self, number: str, dob_digits: str, mrn: str = "",
+                    language: str = "") -> None:
+        """Register (the part of) a patient the line needs; from the hospital's registry."""
+        with self.sessions.begin() as s:
+            s.add(Patient(phone_hash=self.privacy.caller_hash(number),
+                          dob_hash=self.privacy.hash_value(dob_digits, "dob"),
+                          mrn_masked=self.privacy.mask(mrn) if mrn else "",
+                          birth_year=int(dob_digits[:4]), language=language))
+
+    def recent_calls(self, caller: str, hours: int = 24,
+                     now: datetime | None = None) -> int:
         """How many calls this number made in the last ``hours`` (repeat callers)."""
-        from datetime import timedelta
+        since = (aware(now) or utcnow()) - timedelta(hours=hours)
+        try:
+            with Session(self.engine) as s:
+                return s.scalar(select(func.count()).select_from(Call).where(
+                    Call.caller_hash == self.privacy.caller_hash(caller),
+                    Call.direction == "inbound", Call.started_at >= since)) or 0
+        except DBAPIError as exc:
+            self._read_failed(exc, "recent calls (counted as 0)")
+            return 0
 
-        from sqlalchemy import func
-
-        since = utcnow() - timedelta(hours=hours)
-        with Session(self.engine) as s:
-            return s.scalar(select(func.count()).select_from(Call).where(
-                Call.caller_masked == mask_number(caller), Call.started_at >= since)) or 0
+    def _read_failed(self, exc: DBAPIError, what: str) -> None:
+        if not is_unreachable(exc):
+            raise exc
+        log.warning("database %s unreachable: %s not read (%s)", redacted(self.engine.url),
+                    what, _reason(exc))
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

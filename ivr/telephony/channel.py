@@ -50,6 +50,8 @@ class Heard:
     confidence: float = 0.0
     dtmf: str = ""
     barged_in: bool = False  # the caller cut the prompt short
+    audio: bytes = b""  # the utterance (8 kHz 16-bit PCM) when words were heard
+    speech_ms: int = 0
 
 
 class Channel(Protocol):
@@ -254,4 +256,5 @@ class AgiChannel(AgiCallControl):
         confidence = turn.confidence
         if phrases and getattr(turn.transcript, "in_grammar", None) is False:
             confidence = 0.0  # out-of-grammar speech forced onto a grammar word
-        return Heard(text=turn.text, confidence=confidence, barged_in=turn.barged_in)
+        return Heard(text=turn.text, confidence=confidence, barged_in=turn.barged_in,
+                     audio=turn.audio, speech_ms=turn.speech_ms)

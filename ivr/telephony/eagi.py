@@ -234,7 +234,8 @@ class EagiChannel(AgiCallControl):
         confidence = turn.confidence
         if phrases and getattr(turn.transcript, "in_grammar", None) is False:
             confidence = 0.0  # out-of-grammar speech forced onto a grammar word
-        return Heard(text=turn.text, confidence=confidence)
+        return Heard(text=turn.text, confidence=confidence, audio=turn.audio,
+                     speech_ms=turn.speech_ms)
 
     def _open_stream(self) -> Fd3Stream:
         assert self.session.audio_fd is not None

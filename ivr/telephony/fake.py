@@ -83,7 +83,9 @@ class FakeChannel:
         self.log.append(("hear", prompt))
         answer = self._next_key(prompt)
         if answer.startswith(SAY):
-            return Heard(text=answer[len(SAY):], confidence=0.9)
+            words = answer[len(SAY):]  # a stand-in utterance: 20 ms of PCM per character
+            return Heard(text=words, confidence=0.9, audio=b"\x01\x00" * 160 * len(words),
+                         speech_ms=20 * len(words))
         return Heard(dtmf=answer)
 
     async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:

@@ -9,3 +9,6 @@ QUEUESTATUS = "QUEUESTATUS"
 MEMBERINTERFACE = "MEMBERINTERFACE"
 MEMBERNAME = "MEMBERNAME"
 AGENT_PREDIAL = "ivr-agent-predial^s^1"
+# Follow-up calls (ivr/followups/): set by the AMI Originate of the outbound call.
+FOLLOWUP_ID = "FOLLOWUP_ID"
+FOLLOWUP_FLOW = "FOLLOWUP_FLOW"

@@ -22,6 +22,8 @@ class TriageDecision:
     ask_safety: bool = False
     # Version of triage_rules.yaml that decided (0: not rule-based).
     rules_version: int = 0
+    # Rule entries heard and not denied (symptoms, red flags): what reports count.
+    symptoms: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

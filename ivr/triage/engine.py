@@ -127,7 +127,8 @@ class RuleTriager:
                            f"{policy.acoustic_ask_safety_at:.2f}: ask whether it is an emergency")
         return TriageDecision(level, department, self.rules.queue_priority(level), reasons,
                               crisis=crisis, ask_safety=ask_safety,
-                              rules_version=self.rules.version)
+                              rules_version=self.rules.version,
+                              symptoms=sorted(facts.hits))
 
     # --- facts --------------------------------------------------------------------
     def _facts(self, norm: str, doubt: bool, reasons: list[str]) -> _Facts:

@@ -31,7 +31,7 @@ def test_every_error_kind_has_a_golden_case():
              for line in case.with_suffix(".expected").read_text().splitlines()}
     assert codes >= {"IVR001", "IVR002", "IVR100", "IVR101", "IVR102", "IVR103", "IVR104",
                      "IVR105", "IVR106", "IVR107", "IVR108", "IVR109", "IVR110", "IVR201",
-                     "IVR202", "IVR203"}
+                     "IVR202", "IVR203", "IVR204"}
 
 
 def test_shipped_flows_are_valid():
@@ -52,7 +52,7 @@ def test_shipped_flows_use_every_step_type():
 def test_cli_exit_codes_and_json(tmp_path):
     runner = CliRunner()
     ok = runner.invoke(validate, [str(FLOWS / "valid"), "--prompts", str(PROMPTS)])
-    assert ok.exit_code == 0 and ok.output.startswith("ok: 2 flows valid")
+    assert ok.exit_code == 0 and ok.output.startswith("ok: 3 flows valid")
     bad = runner.invoke(validate, [str(FLOWS / "invalid" / "dangling_goto.yaml"),
                                    "--prompts", str(PROMPTS), "--json"])
     assert bad.exit_code == 1

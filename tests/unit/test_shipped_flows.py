@@ -45,6 +45,8 @@ PATHS = {
     "feedback survey": (EN + k("5", "2", "4", "5", "3"), "goodbye", None, None),
     "silent caller reaches the operator": ([], "answered", "operator", 3),
     "operator by key": (EN + k("0"), "answered", "operator", 3),
+    "own history, date of birth not on record": (EN + k("7", "19480315", "19480315"),
+                                                 "answered", "operator", 3),
 }
 
 

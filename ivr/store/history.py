@@ -1,0 +1,139 @@
+"""A caller's recent history, looked up at call start so nobody repeats their story.
+
+The engine reads it before the first prompt: flows greet returning callers and
+offer to continue an open matter, the agent who takes the call sees it in the
+call summary, and a verified patient can hear it read back by phone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ivr.store.models import Call, FollowUp, Patient, TriageDecision, aware, utcnow
+
+HISTORY_DAYS = 30
+OPEN_STATUSES = ("open", "calling")
+
+
+@dataclass(frozen=True)
+class PastCall:
+    call_id: str
+    started_at: datetime
+    flow: str
+    department: str | None
+    urgency: int | None
+    outcome: str | None
+    symptoms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OpenMatter:
+    followup_id: str
+    kind: str
+    due_at: datetime
+    status: str
+
+
+@dataclass
+class CallerHistory:
+    calls: list[PastCall] = field(default_factory=list)
+    open_followups: list[OpenMatter] = field(default_factory=list)
+    calls_24h: int = 0
+    known_patient: bool = False
+    age_group: str | None = None
+
+    def as_vars(self, now: datetime) -> dict[str, Any]:
+        """Call variables flows can branch on (``caller.returning`` ...)."""
+        out: dict[str, Any] = {
+            "caller.returning": bool(self.calls),
+            "caller.calls_30d": len(self.calls),
+            "caller.repeat_calls_24h": self.calls_24h,
+            "caller.open_followups": len(self.open_followups),
+            "caller.known": self.known_patient,
+        }
+        if self.calls:
+            last = self.calls[0]
+            out["caller.last_call_days"] = (now - last.started_at).days
+            if last.department:
+                out["caller.last_department"] = last.department
+            if last.urgency:
+                out["caller.last_urgency"] = last.urgency
+        if self.open_followups:
+            out["caller.open_followup_kind"] = self.open_followups[0].kind
+        if self.age_group:
+            out["caller.age_group"] = self.age_group
+        summary = self.summary()
+        if summary:
+            out["caller.history"] = summary
+        return out
+
+    def summary(self) -> str:
+        """One line for the agent's screen: what this caller already told us."""
+        parts = []
+        if self.calls:
+            last = self.calls[0]
+            what = last.department or last.flow
+            if last.symptoms:
+                what += f" ({', '.join(last.symptoms[:3])})"
+            level = f", urgency {last.urgency}" if last.urgency else ""
+            parts.append(f"{len(self.calls)} call(s) in {HISTORY_DAYS} d; last "
+                         f"{last.started_at:%m-%d} {what}{level}")
+        for matter in self.open_followups[:2]:
+            parts.append(f"open follow-up {matter.kind} due {matter.due_at:%m-%d}")
+        return "; ".join(parts)
+
+
+def age_group(birth_year: int | None, now: datetime) -> str | None:
+    """The triage rules' age groups (infant, child, adult, elderly) from the registry."""
+    if birth_year is None:
+        return None
+    age = now.year - birth_year
+    if age < 1:
+        return "infant"
+    if age < 14:
+        return "child"
+    return "elderly" if age >= 65 else "adult"
+
+
+def lookup(s: Session, caller_hash: str, now: datetime | None = None,
+           limit: int = 10, exclude_call: str | None = None) -> CallerHistory:
+    now = aware(now) or utcnow()
+    if not caller_hash:
+        return CallerHistory()
+    since = now - timedelta(days=HISTORY_DAYS)
+    query = (select(Call).where(Call.caller_hash == caller_hash, Call.started_at >= since,
+                                Call.direction == "inbound")
+             .order_by(Call.started_at.desc()).limit(limit))
+    if exclude_call:
+        query = query.where(Call.id != exclude_call)
+    rows = list(s.scalars(query))
+    symptoms: dict[str, tuple[str, ...]] = {}
+    if rows:
+        for call_id, found in s.execute(
+                select(TriageDecision.call_id, TriageDecision.symptoms)
+                .where(TriageDecision.call_id.in_([c.id for c in rows]))):
+            symptoms[call_id] = tuple(dict.fromkeys((*symptoms.get(call_id, ()), *found)))
+    calls = [PastCall(c.id, aware(c.started_at) or now, c.flow, c.department, c.urgency,
+                      c.outcome, symptoms.get(c.id, ())) for c in rows]
+    day_ago = now - timedelta(hours=24)
+    matters = [OpenMatter(f.id, f.kind, aware(f.due_at) or now, f.status)
+               for f in s.scalars(select(FollowUp).where(
+                   FollowUp.caller_hash == caller_hash, FollowUp.status.in_(OPEN_STATUSES))
+                   .order_by(FollowUp.due_at))]
+    patient = s.scalar(select(Patient).where(Patient.phone_hash == caller_hash).limit(1))
+    calls_24h = s.scalar(select(func.count()).select_from(Call).where(
+        Call.caller_hash == caller_hash, Call.direction == "inbound",
+        Call.started_at >= day_ago, *([Call.id != exclude_call] if exclude_call else []))) or 0
+    return CallerHistory(calls, matters, calls_24h, patient is not None,
+                         age_group(patient.birth_year if patient else None, now))
+
+
+def verify(s: Session, caller_hash: str, dob_hash: str) -> bool:
+    """Does a patient registered with this phone number have this date of birth?"""
+    return s.scalar(select(Patient.id).where(Patient.phone_hash == caller_hash,
+                                             Patient.dob_hash == dob_hash).limit(1)) is not None

@@ -1,0 +1,1 @@
+"""Alembic migrations of the call records (run by ``ivr.store.database.migrate``)."""
