@@ -65,7 +65,7 @@ def upgrade(url: str | None) -> None:
     with _engine(url) as engine:
         before = current_revision(engine)
         revision = migrate(engine)
-    change = "already at" if before == revision else f"{before or 'empty'} ->"
+    change = "already at" if before == revision else f"{before or 'no revision'} ->"
     click.echo(f"{redacted(url)}: {change} {revision} (head)")
 
 

@@ -61,7 +61,6 @@ def report(since: str, until: str | None, out: Path | None, as_json: bool,
         raise click.BadParameter(f"the period is empty: {start.isoformat()} is not before "
                                  f"{end.isoformat()}", param_hint="'--since'")
 
-    # access: export_report
     figures = _figures(db_url or load_settings().database_url, start, end, tz_name, top)
     if as_json:
         click.echo(json.dumps(figures.to_dict(), ensure_ascii=False, indent=2))
@@ -77,7 +76,7 @@ def report(since: str, until: str | None, out: Path | None, as_json: bool,
 
 
 def _figures(url: str, start: datetime, end: datetime, tz_name: str, top: int) -> Figures:
-    from ivr.store.recorder import make_engine  # moving to ivr.store.database
+    from ivr.store.database import make_engine, migrate
 
     try:
         parsed = make_url(url)
@@ -90,6 +89,11 @@ def _figures(url: str, start: datetime, end: datetime, tz_name: str, top: int) -
                                    "(is --db right?)")
     engine = make_engine(url)
     try:
+        migrate(engine)  # the audit table exists even in records older than it
+        from ivr.cli.records import _authorize
+        from ivr.privacy.roles import Action
+
+        _authorize(engine, Action.EXPORT_REPORT, f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
         return compute_figures(engine, start, end, tz=tz_name, top=top)
     except DBAPIError as exc:
         reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__

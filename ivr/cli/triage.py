@@ -234,22 +234,39 @@ def _known_phrases(rules: _Rules) -> list[str]:
 
 
 @triage.command("review")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", required=False,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--since", default="30d", show_default=True,
+              help="From the call records: dispositions since (24h, 7d, 2026-11-01).")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: from settings).")
 @click.option("--json", "as_json", is_flag=True, help="Disagreements and suggestions as JSON.")
 @RULES_OPTION
-def review_cmd(file: Path, as_json: bool, rules: Path | None) -> None:
+def review_cmd(file: Path | None, since: str, db_url: str | None, as_json: bool,
+               rules: Path | None) -> None:
     """Where the engine and the agents' final dispositions disagree, with the
     transcripts and phrases to consider adding to the rules.
 
-    FILE is JSONL, one call per line: {"transcript", "lang", "agent_department",
-    "agent_urgency"}. (Reading dispositions from call records is another issue;
-    until then, export them to this format.) Exit 1 if a call the agent marked
-    urgency 1 was given a lower urgency by the engine."""
+    Without FILE: the dispositions agents recorded at wrap-up (`ivr disposition`)
+    in the call records, with the words each call was triaged on (needs the
+    read_transcripts role; audited). FILE: JSONL exported from elsewhere, one call
+    per line: {"transcript", "lang", "agent_department", "agent_urgency"}.
+    Exit 1 if a call the agent marked urgency 1 was given a lower urgency."""
     triager = _triager(rules)
-    try:
-        calls = load_dispositions(file)
-    except LabelError as exc:
-        raise click.ClickException(f"LabelError: {exc}") from None
+    if file is None:
+        from ivr.cli.records import _authorize, _engine, _since
+        from ivr.privacy.roles import Action
+        from ivr.store.dispositions import disposition_cases
+
+        engine = _engine(db_url)
+        start = _since(since)
+        _authorize(engine, Action.READ_TRANSCRIPTS, f"dispositions since {start:%Y-%m-%d}")
+        calls = disposition_cases(engine, start)
+        file = Path("records")
+    else:
+        try:
+            calls = load_dispositions(file)
+        except LabelError as exc:
+            raise click.ClickException(f"LabelError: {exc}") from None
     found = review(triager, calls)
     groups: dict[tuple[str, int], list[str]] = defaultdict(list)
     for d in found:

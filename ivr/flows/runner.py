@@ -307,7 +307,8 @@ class FlowRunner:
         state.vars.update({"triage.urgency": decision.urgency,
                            "triage.department": decision.department,
                            "triage.priority": decision.queue_priority})
-        await self._event(state, "triage", sid, text=text, **decision.as_dict())
+        await self._event(state, "triage", sid, text=text, lang=state.lang,
+                          **decision.as_dict())
         await self.recorder.update(state.call_id, department=decision.department)
         if decision.crisis:
             return step.crisis, None

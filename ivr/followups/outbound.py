@@ -148,7 +148,9 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
 
 async def _note(recorder: CallRecorder, call_id: str, item: FollowUp, lang: str,
                 attempt: int) -> None:
-    """The call record says which follow-up it was for, and in which language."""
-    await recorder.update(call_id, language=lang)
+    """The call record says which follow-up it was for, and in which language. Runs as a
+    task from ``run_call``'s on_start: the event takes its place in the call's sequence
+    (allocated as the task starts, at run_call's next await) before the flow's steps."""
     await recorder.event(call_id, "followup", followup_id=item.id, kind=item.kind,
                          attempt=attempt, flow=item.flow)
+    await recorder.update(call_id, language=lang)

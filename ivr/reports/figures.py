@@ -91,6 +91,10 @@ class QueueWait:
 
 @dataclass
 class Waits:
+    """Calls that joined a queue (have a queue stint). Abandoned: the caller hung up while
+    queued (a stint ABANDONED, or the call ended 'abandoned', or 'caller_hangup' with no
+    stint answered); a queue TIMEOUT that overflowed elsewhere is not abandonment."""
+
     queued_calls: int
     answered: int
     abandoned: int
@@ -259,7 +263,7 @@ def _waits(calls: Sequence[Any], stints: Sequence[Any]) -> Waits:
     by_call: dict[str, list[Any]] = defaultdict(list)
     for stint in stints:
         by_call[stint.call_id].append(stint)
-    queued = [c for c in calls if by_call.get(c.id) or c.queue]
+    queued = [c for c in calls if by_call.get(c.id)]  # a transfer to an extension is not
     abandoned_ids = set()
     answered = 0
     holds = []

@@ -64,6 +64,7 @@ def _rules(rules_path: Path | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+@cache
 def not_symptoms(rules_path: Path | None = None) -> frozenset[str]:
     """Rule entries that are not symptoms (patient groups, wording, requests); ids the
     rules do not know (an entry since removed) are kept as symptoms."""

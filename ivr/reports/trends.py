@@ -17,7 +17,7 @@ The rule (``RiseRule``; the defaults are in brackets):
   ``x >= min_ratio * mu`` [2.0] (at least double: a busy Monday that lifts
   every symptom by a third is not an outbreak), and the Poisson upper tail
   ``P(X >= x | mu) < alpha`` [0.001] (surprising for a count of that size:
-  5/day -> 25 in a day is p ~ 1e-10).
+  5/day -> 25 in a day is p ~ 2e-10; 1/day -> 3 is p ~ 0.08).
 
 Poisson assumes calls arrive independently; real days vary more than that
 (weekdays, school holidays), which is what the ratio and minimum count guard

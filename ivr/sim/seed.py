@@ -285,7 +285,6 @@ class _Writer:
             call.ended_at = at + timedelta(seconds=rng.uniform(40, 150))
         elif kind == "medication":
             call.choice, call.department = "medication", "pharmacy"
-            call.urgency = 4
             end = self._queue(call, at + timedelta(seconds=rng.uniform(20, 40)), "pharmacy", 4)
             call.ended_at = end
         else:

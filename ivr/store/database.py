@@ -25,7 +25,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, inspect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -178,9 +178,14 @@ def migrate(target: Engine | str | URL) -> str:
             return head
         with migration_connection(engine) as conn:
             before = MigrationContext.configure(conn).get_current_revision()
+            legacy = before is None and inspect(conn).has_table("calls")
             command.upgrade(alembic_config(connection=conn), "head")
-        log.info("database %s migrated from %s to %s", redacted(engine.url),
-                 before or "nothing", head)
+        if legacy:
+            log.warning("database %s was made before migrations: adopted (rows kept), now at "
+                        "%s", redacted(engine.url), head)
+        else:
+            log.info("database %s migrated from %s to %s", redacted(engine.url),
+                     before or "nothing", head)
         return head
     finally:
         if engine is not target:

@@ -151,7 +151,7 @@ def test_cli_current_check_upgrade(tmp_path):
 
     out = run(db, ["upgrade", "--url", url])
     assert out.exit_code == 0, out.output
-    assert f"empty -> {head} (head)" in out.output
+    assert f"no revision -> {head} (head)" in out.output
     out = run(db, ["upgrade", "--url", url])
     assert f"already at {head}" in out.output
     assert run(db, ["current", "--url", url]).output == f"{head} (head)\n"

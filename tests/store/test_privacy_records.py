@@ -170,3 +170,26 @@ async def test_retention_dry_run_then_purge(recorder, staff_cli, db_url):
     assert call.transcripts_purged_at is not None and call.urgency == 1  # statistics stay
     assert all(t.transcript == "" for t in call.turns)
     assert all(e.text == "" for e in call.events if e.kind in ("turn", "triage"))
+
+
+async def test_agent_dispositions_feed_triage_review(recorder, staff_cli):
+    call_id = await recorder.start("1700.7", "PJSIP/trunk-2", PHONE, "main", "v1")
+    words = "my little boy has been breathing fast and wheezing all night"
+    decision = {"urgency": 3, "department": "pediatrics", "queue_priority": 3,
+                "symptoms": ["wheeze"], "reasons": []}
+    await recorder.event(call_id, "triage", "triage", text=words, lang="en", **decision)
+    await recorder.finish(call_id, "answered")
+    assert staff_cli("root", "staff", "add", "admin.wang", "admin").exit_code == 0
+    assert staff_cli("admin.wang", "staff", "add", "nurse.li", "agent").exit_code == 0
+    wrap = staff_cli("nurse.li", "disposition", call_id, "--department", "emergency",
+                     "--urgency", "1", "--note", f"mother's number {PHONE}")
+    assert wrap.exit_code == 0, wrap.output
+    review = staff_cli("nurse.li", "triage", "review", "--json")
+    assert review.exit_code == 1, review.output  # a missed red flag fails the review
+    found = json.loads(review.output)
+    [miss] = found["disagreements"]
+    assert miss["kind"] == "missed red flag" and miss["text"] == words
+    from ivr.store.models import Disposition
+    with Session(recorder.engine) as s:
+        note = s.scalar(select(Disposition.note))
+    assert PHONE not in note
