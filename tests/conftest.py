@@ -34,6 +34,9 @@ def e2e_settings(tmp_path_factory):
         engine={"agi_port": 14573, "audiosocket_port": 14575,
                 "database_url": f"sqlite:///{db}", "dialplans": work / "dialplans",
                 "prompts": work / "prompts"},
+        # follow-up calls at any hour, looked up often, short rings (test_followup_call)
+        followups={"poll_seconds": 0.5, "ring_seconds": 6,
+                   "hours": {"mon-sun": ["00:00-24:00"]}},
     )
 
 

@@ -9,6 +9,7 @@ import click
 
 from ivr.cli.db import db
 from ivr.cli.demo import demo
+from ivr.cli.followups import followups
 from ivr.cli.graph import graph
 from ivr.cli.models import models
 from ivr.cli.override import override
@@ -35,6 +36,7 @@ def cli(verbose: int) -> None:
 
 cli.add_command(db)
 cli.add_command(demo)
+cli.add_command(followups)
 cli.add_command(graph)
 cli.add_command(models)
 cli.add_command(override)

@@ -132,7 +132,9 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
             extra_vars={"lang": lang, "followup.id": item.id, "followup.kind": item.kind,
                         "followup.topic": topic, "followup.reason": item.reason or topic,
                         "followup.attempt": attempt})
-        await asyncio.gather(*noted, return_exceptions=True)
+        for failed in await asyncio.gather(*noted, return_exceptions=True):
+            if failed is not None:
+                log.warning("follow-up %s: call record note failed: %r", short, failed)
         record = await asyncio.to_thread(recorder.get, call_id) if call_id else None
         outcome = o.attempt_outcome(flow_outcome(record), call_outcome)
         return outcome
@@ -151,6 +153,6 @@ async def _note(recorder: CallRecorder, call_id: str, item: FollowUp, lang: str,
     """The call record says which follow-up it was for, and in which language. Runs as a
     task from ``run_call``'s on_start: the event takes its place in the call's sequence
     (allocated as the task starts, at run_call's next await) before the flow's steps."""
-    await recorder.event(call_id, "followup", followup_id=item.id, kind=item.kind,
-                         attempt=attempt, flow=item.flow)
+    await recorder.event(call_id, "followup", followup_id=item.id, followup_kind=item.kind,
+                         attempt=attempt, flow=item.flow, direction="outbound")
     await recorder.update(call_id, language=lang)

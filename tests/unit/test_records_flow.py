@@ -2,6 +2,7 @@
 verification before history is read back, follow-ups, surveys (keypad or spoken)."""
 
 import datetime as dt
+import itertools
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,13 @@ def recorder(tmp_path):
     rec.close()
 
 
-async def call(recorder, flow_set, tmp_path, keys, flow="records", number=NUMBER, n=[0]):
-    n[0] += 1
+CALLS = itertools.count(1)
+
+
+async def call(recorder, flow_set, tmp_path, keys, flow="records", number=NUMBER):
     ch = AgiLikeFake(keys=keys, queues={"operator": ANSWERED, "general_medicine": ANSWERED,
                                         "emergency": ANSWERED, "respiratory": ANSWERED},
-                     uniqueid=f"fake-{n[0]}", caller_number=number)
+                     uniqueid=f"fake-{next(CALLS)}", caller_number=number)
     runner = FlowRunner(recorder, RuleTriager())
     outcome = await run_call(recorder, runner, flow_set, flow_set.flows[flow], ch,
                              uniqueid=ch.uniqueid, channel_name="Local/x", caller_number=number,
@@ -70,7 +73,7 @@ async def test_followup_step_opens_an_item_with_a_sealed_number(recorder, flow_s
 async def test_returning_caller_history_travels_to_the_agent(recorder, flow_set, tmp_path):
     # first call: a clinical question triaged to respiratory
     await call(recorder, flow_set, tmp_path, ["4", SAY + "I have had a cough for a week"])
-    outcome, record, ch = await call(recorder, flow_set, tmp_path, ["5"])
+    outcome, record, _ = await call(recorder, flow_set, tmp_path, ["5"])
     assert outcome == "answered"
     hist = next(e for e in record.events if e.kind == "history")
     assert hist.detail["calls"] == 1
@@ -101,8 +104,8 @@ async def test_wrong_date_of_birth_twice_goes_to_a_person(recorder, flow_set, tm
 
 
 async def test_unknown_number_cannot_be_verified(recorder, flow_set, tmp_path):
-    outcome, record, _ = await call(recorder, flow_set, tmp_path, ["1", "19480315", "19480315"],
-                                    number="13900000000")
+    _, record, _ = await call(recorder, flow_set, tmp_path, ["1", "19480315", "19480315"],
+                              number="13900000000")
     assert record.queue == "operator"
 
 
