@@ -36,6 +36,19 @@ class Session(Protocol):  # ivr.speech.asr.RecognitionSession
     def result(self) -> Any: ...
 
 
+def _plain(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def complete_answer(phrases: list[str] | None) -> Callable[[str], bool] | None:
+    """A test for "the caller has said one of these phrases, whole": grammar answers
+    end after the short pause, free speech after the long one."""
+    if not phrases:
+        return None
+    whole = {_plain(p) for p in phrases if p.strip()}
+    return lambda partial: _plain(partial) in whole
+
+
 @dataclass
 class TurnResult:
     text: str = ""
@@ -61,9 +74,13 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
                     session_factory: Callable[[], Session] | None = None,
                     executor: Executor | None = None, barge_in: bool = True,
                     timeout: float = 5.0, max_seconds: float = 15.0,
-                    vad_config: VadConfig | None = None) -> TurnResult:
+                    vad_config: VadConfig | None = None,
+                    is_complete: Callable[[str], bool] | None = None) -> TurnResult:
     """Play ``prompt_pcm``; return when the caller finished speaking, pressed a key,
-    stayed silent ``timeout`` s after the prompt, or the stream closed."""
+    stayed silent ``timeout`` s after the prompt, or the stream closed.
+
+    ``is_complete(partial)``: the words so far are a whole answer (see
+    ``complete_answer``); the turn then ends after the shorter complete pause."""
     loop = asyncio.get_running_loop()
     vad = Vad(vad_config)
     result = TurnResult()
@@ -82,6 +99,8 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
             partial = await loop.run_in_executor(executor, session.accept, chunk)
             if partial:
                 result.partials.append(partial)
+            if is_complete is not None:  # words so far: a whole answer, or not yet
+                vad.answer_complete = bool(partial) and is_complete(partial or "")
 
     while not stream.closed.is_set():
         if playing is not None and playing.is_set():

@@ -26,6 +26,10 @@ class VadEvent(enum.Enum):
 class VadConfig:
     start_ms: int = 100  # this much speech in a row starts an utterance (barge-in)
     end_ms: int = 700  # this much silence ends it (end of turn)
+    # ... or this much, once the words so far already make a complete answer (a whole
+    # menu phrase): VoiceXML's completetimeout against its incompletetimeout. A caller
+    # who said "pharmacy" is not kept waiting for a sentence that will not come.
+    complete_end_ms: int = 300
     start_margin_db: float = 12.0  # above the noise floor to start
     stay_margin_db: float = 7.0  # above the noise floor to stay in speech
     floor_rise_db_per_s: float = 3.0  # how fast the floor may climb during silence
@@ -50,6 +54,8 @@ class Vad:
         self._run = 0  # consecutive frames supporting a state change
         self.frames = 0
         self.speech_frames = 0
+        # set by the listener when the recogniser's words so far are a whole answer
+        self.answer_complete = False
 
     def feed(self, frame: bytes) -> VadEvent | None:
         """One 20 ms frame; returns an event when speech starts or ends."""
@@ -72,7 +78,8 @@ class Vad:
         self.speech_frames += 1
         quiet = db < self.floor_db + cfg.stay_margin_db
         self._run = self._run + 1 if quiet else 0
-        if self._run * FRAME_MS >= cfg.end_ms:
+        end_ms = min(cfg.complete_end_ms, cfg.end_ms) if self.answer_complete else cfg.end_ms
+        if self._run * FRAME_MS >= end_ms:
             self.in_speech, self._run = False, 0
             return VadEvent.SPEECH_END
         return None

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ivr.speech.audio import read_wav
 from ivr.speech.tts import Synthesizer
-from ivr.speech.turn import TurnResult, take_turn
+from ivr.speech.turn import TurnResult, complete_answer, take_turn
 from ivr.telephony import variables as v
 from ivr.telephony.agi_protocol import AgiReply, command
 from ivr.telephony.audiosocket import AudioSocketServer, AudioStream, collect_audio, wait_stream
@@ -249,7 +249,8 @@ class AgiChannel(AgiCallControl):
         async with self._media() as stream:
             turn = await take_turn(stream, prompt_pcm=pcm, session_factory=new_session,
                                    executor=self.executor, timeout=timeout,
-                                   max_seconds=max_seconds)
+                                   max_seconds=max_seconds,
+                                   is_complete=complete_answer(phrases))
         self.turns.append(turn)
         if turn.dtmf:
             return Heard(dtmf=turn.dtmf, barged_in=turn.barged_in)

@@ -37,7 +37,7 @@ from typing import Any, TextIO
 
 from asterisk.agi import AGI
 
-from ivr.speech.turn import TurnResult, take_turn
+from ivr.speech.turn import TurnResult, complete_answer, take_turn
 from ivr.telephony.agi_protocol import (
     HANGUP_LINE,
     USAGE_END,
@@ -226,7 +226,8 @@ class EagiChannel(AgiCallControl):
         stream = self._open_stream()
         try:
             turn = await take_turn(stream, session_factory=new_session, executor=self.executor,
-                                   timeout=timeout, max_seconds=max_seconds)
+                                   timeout=timeout, max_seconds=max_seconds,
+                                   is_complete=complete_answer(phrases))
         finally:
             self._close_stream()
         self._raise_if_flagged()

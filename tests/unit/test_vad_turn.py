@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ivr.speech.audio import read_wav, to_telephone
-from ivr.speech.turn import take_turn
+from ivr.speech.turn import complete_answer, take_turn
 from ivr.speech.vad import Vad, VadEvent, speech_mask
 
 RATE = 8000
@@ -186,3 +186,32 @@ async def test_end_of_speech_keeps_real_time_when_frames_stop(speech):
     waited = loop.time() - t0
     assert result.end_of_speech_at is not None and not result.truncated
     assert waited < 1.2, waited  # 700 ms pause (+ one 100 ms poll), not ~1.6 s
+
+
+class Saying:
+    """A recogniser stand-in whose words so far are ``words`` once it has heard audio."""
+
+    def __init__(self, words):
+        self.words = words
+
+    def accept(self, pcm):
+        return self.words
+
+    def result(self):
+        return type("T", (), {"text": self.words, "confidence": 0.9})()
+
+
+async def test_a_whole_answer_ends_the_turn_after_the_short_pause(speech):
+    """Words that make a whole menu phrase end the turn after 300 ms of silence; other
+    words wait the full 700 ms (the caller may not have finished)."""
+    consumed = {}
+    for words in ("pharmacy", "pharmacy please"):
+        stream = FakeStream()
+        audio = np.concatenate([speech, silence(2.0, -55)])
+        await stream.feed(audio, realtime=False)
+        result = await take_turn(stream, timeout=2, session_factory=lambda w=words: Saying(w),
+                                 is_complete=complete_answer(["Pharmacy", "appointments"]))
+        assert result.end_of_speech_at is not None and result.text == words
+        consumed[words] = (len(frames(audio)) - stream.audio_in.qsize()) * 20
+    # the same audio: the whole answer stopped listening 400 ms sooner
+    assert consumed["pharmacy please"] - consumed["pharmacy"] == 400, consumed
