@@ -35,6 +35,13 @@ def _engine(settings: Settings, db_url: str | None) -> Engine:
     return engine
 
 
+def _may_manage(engine: Engine, target: str) -> None:
+    from ivr.cli.records import _authorize
+    from ivr.privacy.roles import Action
+
+    _authorize(engine, Action.MANAGE_FOLLOWUPS, target)
+
+
 def _local(value: str | None, tz: ZoneInfo) -> str:
     if not value:
         return "-"
@@ -56,9 +63,9 @@ def followups(ctx: click.Context) -> None:
 @DB_OPTION
 def list_followups(overdue: bool, as_json: bool, db_url: str | None = None) -> None:
     """Open, calling and failed follow-ups (times in the hospital's time zone)."""
-    # access: manage_followups
     settings = load_settings()
     engine = _engine(settings, db_url)
+    _may_manage(engine, "list overdue" if overdue else "list")
     now = datetime.now(UTC)
     items = store.overdue(engine, now) if overdue else store.unfinished(engine)
     rows = [store.as_dict(item, now) for item in items]
@@ -106,8 +113,10 @@ def list_followups(overdue: bool, as_json: bool, db_url: str | None = None) -> N
 def add(number: str, kind: str, after: str, deadline: str, flow: str, reason: str,
         language: str, max_attempts: int, by: str, db_url: str | None) -> None:
     """Open a follow-up by hand: the line will call the patient."""
-    # access: manage_followups
     settings = load_settings()
+    engine = _engine(settings, db_url)
+    _may_manage(engine, f"add {kind}")
+    engine.dispose()
     due_in, until = _span(after, "--in"), _span(deadline, "--deadline")
     if not ID.match(kind):
         raise click.BadParameter("lowercase letters, digits and _ (e.g. post_surgery)",
@@ -169,6 +178,7 @@ def _finish(action: str, followup_id: str, note: str, by: str, db_url: str | Non
 
     settings = load_settings()
     engine = _engine(settings, db_url)
+    _may_manage(engine, f"{action} {followup_id}")
     try:
         item = store.find(engine, followup_id)
         masked_note = records_privacy(settings.state_dir).mask(note)
@@ -188,7 +198,6 @@ def _finish(action: str, followup_id: str, note: str, by: str, db_url: str | Non
 @DB_OPTION
 def close(followup_id: str, note: str, by: str, db_url: str | None) -> None:
     """Close a follow-up: the matter is settled (ID: its first 8 characters will do)."""
-    # access: manage_followups
     _finish("close", followup_id, note, by, db_url)
 
 
@@ -199,5 +208,4 @@ def close(followup_id: str, note: str, by: str, db_url: str | None) -> None:
 @DB_OPTION
 def cancel(followup_id: str, note: str, by: str, db_url: str | None) -> None:
     """Cancel a follow-up: no more calls (created by mistake, the patient declined)."""
-    # access: manage_followups
     _finish("cancel", followup_id, note, by, db_url)

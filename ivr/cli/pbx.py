@@ -8,6 +8,7 @@ import click
 
 from ivr.pbx import PbxError, PbxInstance
 from ivr.pbx.debian_root import RootBuildError
+from ivr.pbx.eagi import EagiInstallError, eagi_paths
 from ivr.settings import load_settings
 
 
@@ -21,14 +22,20 @@ def pbx() -> None:
 
 
 @pbx.command()
-def install() -> None:
+@click.option("--eagi", is_flag=True,
+              help="Also make `ivr-eagi` runnable by this Asterisk: in a chroot, Python "
+                   "and the project inside the root (/opt/ivr/venv).")
+def install(eagi: bool) -> None:
     """Make Asterisk available (builds a Debian sid root when the system has none)."""
     inst = _instance()
     try:
         where = inst.install()
-    except RootBuildError as exc:
+        click.echo(f"Asterisk ready: {where}")
+        if eagi:
+            report = inst.install_eagi(log=lambda step: click.echo(f"ivr-eagi: {step}..."))
+            click.echo(f"ivr-eagi ready: {eagi_paths(inst).script} ({report.summary()})")
+    except (RootBuildError, EagiInstallError) as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"Asterisk ready: {where}")
 
 
 @pbx.command()

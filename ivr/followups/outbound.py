@@ -127,7 +127,8 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
                  item.number_masked, flow.name, lang, attempt)
         call_outcome = await run_call(
             recorder, runner, flow_set, flow, channel, uniqueid=uniqueid,
-            channel_name=channel_name, caller_number=number, override_file=override_file,
+            channel_name=recorder.privacy.mask(channel_name), caller_number=number,
+            override_file=override_file,
             on_start=started, direction="outbound",
             extra_vars={"lang": lang, "followup.id": item.id, "followup.kind": item.kind,
                         "followup.topic": topic, "followup.reason": item.reason or topic,

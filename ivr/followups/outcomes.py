@@ -2,20 +2,23 @@
 
 Three kinds of outcome:
 
-- **done** (``answered_ok``, ``needs_nurse``, ``emergency``): the patient said all is
-  well, or a person (nurse, emergency team) took the call over. The follow-up closes.
+- **done** (``answered_ok``, ``needs_nurse``, ``needs_staff``, ``emergency``): the
+  patient said all is well (or the matter is resolved), or a person (a nurse, patient
+  services, the emergency team) took the call over. The follow-up closes.
 - **try again** (``no_answer``, ``busy``, ``failed``, ``hung_up``, ``lost``): nobody
   was reached. The follow-up is called again after a pause, until its last attempt;
   then it is ``failed`` and listed for staff.
-- **staff** (everything else: ``nurse_unreached``, ``emergency_unreached``,
-  ``operator_fallback``, ``number_unreadable``, and any outcome a flow sets that is not
-  named here): a person must look now. The follow-up is ``failed`` at once.
+- **staff** (everything else: ``nurse_unreached``, ``staff_unreached``,
+  ``emergency_unreached``, ``operator_fallback``, ``number_unreadable``, and any
+  outcome a flow sets that is not named here): a person must look now. The follow-up
+  is ``failed`` at once.
 """
 
 from __future__ import annotations
 
 ANSWERED_OK = "answered_ok"  # the patient pressed "I am well"
 NEEDS_NURSE = "needs_nurse"  # routed to the nurses, and someone answered
+NEEDS_STAFF = "needs_staff"  # routed to other staff (patient services), someone answered
 EMERGENCY = "emergency"  # routed to the emergency team, and someone answered
 NO_ANSWER = "no_answer"
 BUSY = "busy"
@@ -23,11 +26,14 @@ FAILED = "failed"  # the call could not be placed (congestion, AMI error, no res
 HUNG_UP = "hung_up"  # answered, then hung up before choosing
 LOST = "lost"  # marked as calling for longer than the lease: an engine stopped mid-call
 NURSE_UNREACHED = "nurse_unreached"  # asked for a nurse; nobody in the queues answered
+STAFF_UNREACHED = "staff_unreached"
 EMERGENCY_UNREACHED = "emergency_unreached"
 OPERATOR_FALLBACK = "operator_fallback"  # answered, but the engine did not take the call
 NUMBER_UNREADABLE = "number_unreadable"  # the sealed number could not be opened
 
-DONE_OUTCOMES = frozenset({ANSWERED_OK, NEEDS_NURSE, EMERGENCY})
+DONE_OUTCOMES = frozenset({ANSWERED_OK, NEEDS_NURSE, NEEDS_STAFF, EMERGENCY})
+UNREACHED = {NEEDS_NURSE: NURSE_UNREACHED, NEEDS_STAFF: STAFF_UNREACHED,
+             EMERGENCY: EMERGENCY_UNREACHED}
 RETRY_OUTCOMES = frozenset({NO_ANSWER, BUSY, FAILED, HUNG_UP, LOST})
 
 # The call variable an outbound flow sets (a `set` step) to say how the call went.
@@ -64,11 +70,9 @@ def attempt_outcome(said: object, call_outcome: str) -> str:
     if wanted == ANSWERED_OK:
         return ANSWERED_OK
     to_people = call_outcome == "answered" or call_outcome.startswith("unanswered")
-    if wanted in (NEEDS_NURSE, EMERGENCY) or (wanted is None and to_people):
+    if wanted in UNREACHED or (wanted is None and to_people):
         wanted = wanted or NEEDS_NURSE  # the flow's error route: a person took over
-        if call_outcome == "answered":
-            return wanted
-        return EMERGENCY_UNREACHED if wanted == EMERGENCY else NURSE_UNREACHED
+        return wanted if call_outcome == "answered" else UNREACHED[wanted]
     if wanted is None:
         return HUNG_UP if call_outcome == "caller_hangup" else FAILED
     return wanted[:32]

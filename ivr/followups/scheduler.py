@@ -3,8 +3,9 @@ and dialled through AMI Originate, a few at a time.
 
 How one call goes (see asterisk_conf/extensions.conf)::
 
-    Originate Local/<number>@ivr-outbound-dial (async, FOLLOWUP_ID, FOLLOWUP_FLOW)
-      ;2 leg  ivr-outbound-dial: Dial(trunk/<number>)  -> the patient's phone rings
+    Originate Local/fu<id>@ivr-outbound-dial (async; FOLLOWUP_ID, FOLLOWUP_FLOW,
+                                              FOLLOWUP_NUMBER)
+      ;2 leg  ivr-outbound-dial: Dial(trunk/${FOLLOWUP_NUMBER})  -> the patient's phone
       ;1 leg  once answered: ivr-outbound,s -> AGI(agi://engine/outbound?followup=<id>)
 
 - Not answered, busy, congestion: AMI's ``OriginateResponse`` (``Response: Failure``,
@@ -16,7 +17,8 @@ How one call goes (see asterisk_conf/extensions.conf)::
 - Answered but the engine never took the call: the dialplan has sent the patient to
   the operator; recorded as ``operator_fallback`` (listed for staff).
 
-The number is unsealed only to build the dial string, kept in memory for the call,
+The number is unsealed only for the Originate (a channel variable, never part of a
+channel name, which would reach call records and logs), kept in memory for the call,
 and never logged: logs show the masked form.
 """
 
@@ -53,7 +55,7 @@ OUTBOUND_EXTEN = "s"
 
 @dataclass(frozen=True)
 class OutboundCall:
-    """One call to place. ``number`` is clear text: for the dial string only."""
+    """One call to place. ``number`` is clear text: for the Originate only."""
 
     followup_id: str
     number: str = field(repr=False)
@@ -65,7 +67,8 @@ class OutboundCall:
 
     @property
     def dial_string(self) -> str:
-        return f"Local/{self.number}@{DIAL_CONTEXT}"
+        """The Local channel: named after the follow-up, never after the number."""
+        return f"Local/fu{self.followup_id.replace('-', '')[:12]}@{DIAL_CONTEXT}"
 
 
 Originate = Callable[[OutboundCall], Awaitable[None]]
@@ -88,7 +91,8 @@ def ami_originate(ami: AmiClient) -> Originate:
             channel=call.dial_string, context=OUTBOUND_CONTEXT, exten=OUTBOUND_EXTEN,
             caller_id=call.caller_id, channel_id=call.channel_id,
             timeout_ms=int(call.ring_seconds * 1000),
-            variables={v.FOLLOWUP_ID: call.followup_id, v.FOLLOWUP_FLOW: call.flow})
+            variables={v.FOLLOWUP_ID: call.followup_id, v.FOLLOWUP_FLOW: call.flow,
+                       v.FOLLOWUP_NUMBER: call.number})
     return originate
 
 

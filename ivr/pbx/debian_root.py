@@ -11,7 +11,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
-PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-gsm")
+# python3 and python3-venv: for AGI/EAGI scripts, which a chrooted Asterisk runs inside
+# its root (ivr.pbx.eagi installs them with apt into a root built before they were here).
+PACKAGES = ("asterisk", "asterisk-modules", "asterisk-core-sounds-en-gsm",
+            "python3", "python3-venv")
 MARKER = ".ivr-root-complete"
 
 

@@ -17,10 +17,12 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.pbx.debian_root import build_root, root_is_ready
+from ivr.pbx.eagi import InstallReport, eagi_paths, install_in_root, render_eagi_settings
 from ivr.pbx.render import ConfValues, render_conf
 from ivr.settings import Settings
 
@@ -90,12 +92,21 @@ class PbxInstance:
         build_root(self.root, self.settings.pbx.mirror, self.settings.pbx.suite)
         return str(self.root)
 
+    def install_eagi(self, log: Callable[[str], None] = lambda _msg: None) -> InstallReport:
+        """Make ``ivr-eagi`` runnable by this Asterisk: in a chroot, Python and the project
+        inside the root (:mod:`ivr.pbx.eagi`); a system Asterisk runs this venv's."""
+        if self.root is None:
+            return InstallReport()
+        self.install()
+        return install_in_root(self.root, log=log)
+
     def render(self) -> list[Path]:
         s = self.settings
         if self.root is not None and not root_is_ready(self.root):
             raise PbxError(f"no Asterisk root at {self.root}: run `ivr pbx install` first")
         for sub in ("etc", "run", "log", "spool", "db", "cache", "sounds"):
             (self.host_dir / sub).mkdir(parents=True, exist_ok=True)
+        eagi = eagi_paths(self)
         values = ConfValues(
             inst=self.seen_dir,
             moddir=MODDIR,
@@ -111,8 +122,12 @@ class PbxInstance:
             fallback_queue=s.engine.fallback_queue,
             agents=s.secrets.agent_passwords,
             simulation=self.simulation,
+            eagi_script=eagi.script,
+            eagi_settings=eagi.settings,
+            sounds=eagi.sounds,
         )
-        return render_conf(values, self.host_dir / "etc")
+        written = render_conf(values, self.host_dir / "etc")
+        return [*written, render_eagi_settings(self)]
 
     def is_running(self) -> bool:
         pid = self._pid()
@@ -143,6 +158,9 @@ class PbxInstance:
                 "is running; stop it or set IVR_PBX__AMI_PORT"
             )
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        # AGI/EAGI scripts inherit Asterisk's environment: our own IVR_* variables (the
+        # engine's ports, database...) must not override the settings file they are given.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
         with open(self.log_file, "ab") as log:
             proc = subprocess.Popen(
                 self._argv("-f", "-n"),  # -f foreground (we supervise), -n no colour
@@ -150,6 +168,7 @@ class PbxInstance:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                env=env,
             )
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout

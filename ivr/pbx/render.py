@@ -38,6 +38,11 @@ class ConfValues:
     simulation: bool = False
     # The PJSIP endpoint follow-up calls leave through (extensions.conf, ivr-outbound-dial).
     outbound_trunk: str = "hospital-trunk"
+    # The classic EAGI path (extensions.conf, hospital-inbound-eagi), as Asterisk sees it:
+    # the script, its settings file and the prompt cache (see ivr.pbx.eagi).
+    eagi_script: str = "/opt/ivr/venv/bin/ivr-eagi"
+    eagi_settings: str = "/etc/ivr/ivr-eagi.toml"
+    sounds: str = "/var/lib/ivr/sounds"
     department_queues: list[str] = field(
         default_factory=lambda: [d for d in DEPARTMENTS if d not in SPECIAL_QUEUES]
     )

@@ -1,9 +1,12 @@
 """Classic AGI/EAGI entry point: the same flows for sites that run scripts, not FastAGI.
 
-Dialplan::
+Dialplan (``hospital-inbound-eagi`` in ``asterisk_conf/extensions.conf``)::
 
-    exten => s,n,EAGI(ivr-eagi,main)    ; caller audio on fd 3: spoken answers
-    exten => s,n,AGI(ivr-eagi,main)     ; keypad answers only
+    exten => s,n,EAGI(ivr-eagi,main,--config=FILE,--sounds=DIR)  ; caller audio on fd 3
+    exten => s,n,AGI(ivr-eagi,main,--config=FILE,--sounds=DIR)   ; keypad answers only
+
+A chrooted Asterisk runs it inside its root: ``ivr pbx install --eagi`` installs it
+there, ``ivr pbx up`` writes FILE (see :mod:`ivr.pbx.eagi`).
 
 Asterisk starts this script per call with the ``agi_*`` headers and the
 replies on stdin, and reads commands from stdout. So nothing else may ever
@@ -304,14 +307,31 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
     return outcome
 
 
+def use_settings_file(path: str) -> None:
+    """Read settings from ``path`` (TOML, like ``ivr.toml``) in this process and its
+    workers: what ``IVR_CONFIG`` does, for every ``load_settings()`` a call makes
+    (records, keyring, journal). The environment still overrides the file."""
+    os.environ["IVR_CONFIG"] = path
+    settings_module = sys.modules.get("ivr.settings")
+    if settings_module is not None:  # imported already: it read IVR_CONFIG at import
+        settings_module.Settings.model_config["toml_file"] = path
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``ivr-eagi [FLOW] [--sounds DIR] [--no-asr]``, started by Asterisk per call."""
+    """``ivr-eagi [FLOW] [--config FILE] [--sounds DIR] [--no-asr]``, started by Asterisk
+    per call. A usage error exits 2 before any AGI command: the dialplan's fallback."""
     parser = argparse.ArgumentParser(prog="ivr-eagi", description=__doc__.split("\n")[0])
     parser.add_argument("flow", nargs="?", default="main", help="flow name (default: main)")
+    parser.add_argument("--config", help="settings file (TOML, like ivr.toml); the one "
+                        "`ivr pbx up` writes is <instance>/etc/ivr-eagi.toml")
     parser.add_argument("--sounds", default=os.environ.get("IVR_EAGI_SOUNDS"),
                         help="prompt cache folder, as Asterisk sees it")
     parser.add_argument("--no-asr", action="store_true", help="keypad answers only")
     args = parser.parse_args(argv)
+    if args.config is not None:
+        if not os.path.isfile(args.config):
+            parser.error(f"--config {args.config}: no such file")
+        use_settings_file(args.config)
     # stdout is the AGI command channel: logs go to stderr (Asterisk's log), and
     # anything that still tries to print goes nowhere.
     logging.basicConfig(level=os.environ.get("IVR_EAGI_LOG", "INFO"), stream=sys.stderr,

@@ -12,3 +12,6 @@ AGENT_PREDIAL = "ivr-agent-predial^s^1"
 # Follow-up calls (ivr/followups/): set by the AMI Originate of the outbound call.
 FOLLOWUP_ID = "FOLLOWUP_ID"
 FOLLOWUP_FLOW = "FOLLOWUP_FLOW"
+# The number to dial: a variable, not part of the channel name (names reach call records
+# and logs). No "__" prefix: it never travels to an agent's leg.
+FOLLOWUP_NUMBER = "FOLLOWUP_NUMBER"

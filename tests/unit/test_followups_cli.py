@@ -15,6 +15,13 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("IVR_ENGINE__DATABASE_URL", f"sqlite:///{tmp_path / 'calls.sqlite3'}")
     monkeypatch.delenv("IVR_CONFIG", raising=False)
+    monkeypatch.setenv("IVR_STAFF_USER", "admin.wang")
+    assert CliRunner().invoke(cli, ["staff", "add", "admin.wang", "admin"]).exit_code == 0
+    monkeypatch.setenv("IVR_STAFF_USER", "lead.chen")
+    assert CliRunner().invoke(cli, ["staff", "add", "lead.chen", "supervisor"]).exit_code == 1
+    monkeypatch.setenv("IVR_STAFF_USER", "admin.wang")
+    assert CliRunner().invoke(cli, ["staff", "add", "lead.chen", "supervisor"]).exit_code == 0
+    monkeypatch.setenv("IVR_STAFF_USER", "lead.chen")
     return tmp_path
 
 
@@ -83,3 +90,11 @@ def test_add_refuses_bad_input(env, args, message):
     code, out = run("add", *args)
     assert code == 2 and message in out
     assert listed() == []
+
+
+def test_agents_cannot_manage_follow_ups(env, monkeypatch):
+    monkeypatch.setenv("IVR_STAFF_USER", "admin.wang")
+    assert CliRunner().invoke(cli, ["staff", "add", "nurse.li", "agent"]).exit_code == 0
+    monkeypatch.setenv("IVR_STAFF_USER", "nurse.li")
+    code, out = run("list")
+    assert code == 1 and "manage_followups" in out

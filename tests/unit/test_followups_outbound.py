@@ -146,3 +146,17 @@ async def test_an_unknown_follow_up_leaves_the_patient_to_the_operator(recorder,
                                                followup_id="not-a-follow-up")
     assert (outcome, item, record) == (None, None, None)
     assert "not found" in ch.variables[v.IVR_SUMMARY]
+
+
+async def test_complaint_follow_up_asks_whether_it_is_resolved(recorder, flow_set, tmp_path):
+    outcome, item, _, ch = await outbound(recorder, flow_set, tmp_path, ["1"],
+                                          kind="complaint")
+    assert (outcome, item.status) == ("answered_ok", "done")
+    assert "concern you shared with us" in ch.log[1][1]
+    outcome, item, record, _ = await outbound(recorder, flow_set, tmp_path, ["2"],
+                                              {"complaints": ANSWERED}, kind="complaint")
+    assert (outcome, item.status, record.queue) == ("needs_staff", "done", "complaints")
+    queues = {"complaints": TIMEOUT, "operator": TIMEOUT, "emergency": TIMEOUT}
+    outcome, item, _, _ = await outbound(recorder, flow_set, tmp_path, ["2"], queues,
+                                         kind="complaint")
+    assert (outcome, item.status) == ("staff_unreached", "failed")

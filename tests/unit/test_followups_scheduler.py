@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from ivr.followups import store
-from ivr.followups.scheduler import FollowupScheduler, OutboundCall
+from ivr.followups.scheduler import FollowupScheduler, OutboundCall, ami_originate
 from ivr.privacy.records import records_privacy
 from ivr.settings import FollowupSettings
 from ivr.store.models import aware
@@ -88,7 +88,7 @@ async def test_a_due_item_is_dialled_through_the_outbound_context(recorder):
     sched = scheduler(recorder, ast)
     assert await sched.poll() == [fid]
     (call,) = ast.calls
-    assert call.dial_string == f"Local/{NUMBER}@ivr-outbound-dial"
+    assert call.dial_string == f"Local/fu{fid.replace('-', '')[:12]}@ivr-outbound-dial"
     assert (call.followup_id, call.flow, call.masked) == (fid, "followup_call", "138******00")
     assert call.channel_id.startswith("fu-") and call.ring_seconds == 0.2
     assert NUMBER not in repr(call)
@@ -96,6 +96,24 @@ async def test_a_due_item_is_dialled_through_the_outbound_context(recorder):
     assert await sched.poll() == []  # claimed: never twice
     sched.on_originate_response(None, FakeAsterisk.response(call, False, "1"))
     await settle(sched)
+
+
+async def test_the_number_travels_as_a_variable_never_in_the_channel_name():
+    sent = {}
+
+    class Ami:
+        async def originate(self, **kw):
+            sent.update(kw)
+    call = OutboundCall(followup_id="0f1e2d3c-aaaa-bbbb", number=NUMBER, masked="138******00",
+                        flow="followup_call", channel_id="fu-1", ring_seconds=45,
+                        caller_id='"City Hospital" <02088880000>')
+    await ami_originate(Ami())(call)
+    assert sent == {
+        "channel": "Local/fu0f1e2d3caaaa@ivr-outbound-dial", "context": "ivr-outbound",
+        "exten": "s", "caller_id": '"City Hospital" <02088880000>', "channel_id": "fu-1",
+        "timeout_ms": 45000, "variables": {"FOLLOWUP_ID": "0f1e2d3c-aaaa-bbbb",
+                                           "FOLLOWUP_FLOW": "followup_call",
+                                           "FOLLOWUP_NUMBER": NUMBER}}
 
 
 @pytest.mark.parametrize(("reason", "outcome"), [("5", "busy"), ("3", "no_answer"),
