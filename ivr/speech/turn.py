@@ -97,10 +97,10 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
         captured.append(chunk)
         if session is not None:
             partial = await loop.run_in_executor(executor, session.accept, chunk)
-            if partial:
+            if partial:  # the session reports the words so far only when they change
                 result.partials.append(partial)
-            if is_complete is not None:  # words so far: a whole answer, or not yet
-                vad.answer_complete = bool(partial) and is_complete(partial or "")
+                if is_complete is not None:  # a whole answer, or not yet
+                    vad.answer_complete = is_complete(partial)
 
     while not stream.closed.is_set():
         if playing is not None and playing.is_set():

@@ -189,12 +189,17 @@ async def test_end_of_speech_keeps_real_time_when_frames_stop(speech):
 
 
 class Saying:
-    """A recogniser stand-in whose words so far are ``words`` once it has heard audio."""
+    """A recogniser stand-in whose words so far are ``words`` once it has heard audio;
+    like the real session, it reports them only when they change."""
 
     def __init__(self, words):
         self.words = words
+        self.said = False
 
     def accept(self, pcm):
+        if self.said:
+            return None
+        self.said = True
         return self.words
 
     def result(self):
