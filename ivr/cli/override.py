@@ -7,6 +7,7 @@ import datetime as dt
 
 import click
 
+from ivr.pbx.eagi import emergency_flags
 from ivr.settings import load_settings
 
 
@@ -16,13 +17,17 @@ from ivr.settings import load_settings
 def override(state: str, reason: str) -> None:
     """Turn the emergency override on or off, or show it. Takes effect on the next call."""
     settings = load_settings()
-    flag = settings.state_dir / "emergency_override"
+    # The engine's switch, and a copy for each ivr-eagi inside the Asterisk root.
+    flags = emergency_flags(settings)
+    flag = flags[0]
     if state == "on":
-        flag.parent.mkdir(parents=True, exist_ok=True)
-        flag.write_text(f"{dt.datetime.now(dt.UTC).isoformat()} {reason}\n")
+        for each in flags:
+            each.parent.mkdir(parents=True, exist_ok=True)
+            each.write_text(f"{dt.datetime.now(dt.UTC).isoformat()} {reason}\n")
         click.echo("emergency override ON: every new call goes to the emergency team")
     elif state == "off":
-        flag.unlink(missing_ok=True)
+        for each in flags:
+            each.unlink(missing_ok=True)
         click.echo("emergency override off: calls follow the flows")
     elif flag.exists():
         click.echo(f"emergency override ON since {flag.read_text().strip()}")
