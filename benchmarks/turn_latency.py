@@ -30,8 +30,10 @@ recognition (detector's end -> ``result()`` returned), media teardown (-> ``hear
 returned: AudioSocket closed, AGI reply of the AudioSocket app), flow overhead
 (-> STREAM FILE written: event records, prompt lookup, cached-prompt check).
 
-The shorter pause is applied in this process only, by wrapping ``take_turn`` as the
-channel module sees it; production defaults are not changed.
+``--end-ms`` sets the pause for speech that is not (yet) a whole menu phrase; a whole
+phrase ends the turn after ``VadConfig.complete_end_ms`` (300 ms) in every run, as in
+production. It is applied in this process only, by wrapping ``take_turn`` as the
+channel module sees it.
 Prints a summary and writes benchmarks/results/turn_latency.json.
 """
 
@@ -315,7 +317,8 @@ def main() -> None:
     for s in out["settings"]:
         st = s["stats"]
         tl = st["turn_latency_ms"]
-        print(f"\ncaller media {s['caller_media']}, end-of-utterance pause {s['end_ms']} ms:"
+        print(f"\ncaller media {s['caller_media']}, end-of-utterance pause {s['end_ms']} ms "
+              f"({VadConfig().complete_end_ms} ms after a whole menu phrase):"
               f" {s['calls'] - s['failed']}/"
               f"{s['calls']} calls measured")
         if tl is None:
