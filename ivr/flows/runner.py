@@ -407,7 +407,7 @@ class FlowRunner:
             return step.next, None
         await self._speak(state, sid, step.intro)
         for call in past.calls[:step.max_items]:
-            topic = department_name(call.department or call.flow, state.lang)
+            topic = department_name(call.topic, state.lang)
             text = fill(self._text(state, step.item), {
                 "date": spoken_date(call.started_at, state.lang), "topic": topic,
                 "outcome": outcome_words(call.outcome, state.lang)})
@@ -470,7 +470,8 @@ class FlowRunner:
     async def _to_people(self, state: CallState, step: s.Route) -> str:
         summary = fill(step.summary or "", state.vars)
         if state.vars.get("caller.history"):  # the agent sees what the caller said before
-            summary = f"{summary} | before: {state.vars['caller.history']}".lstrip(" |")
+            # no colon: some SIP phones cut a header value at the first one
+            summary = f"{summary} | history {state.vars['caller.history']}".lstrip(" |")
         if step.extension:
             await self._event(state, "route", "", extension=step.extension, summary=summary)
             await self.recorder.update(state.call_id, queue=f"ext:{step.extension}",

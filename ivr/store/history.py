@@ -29,6 +29,12 @@ class PastCall:
     urgency: int | None
     outcome: str | None
     symptoms: tuple[str, ...] = ()
+    queue: str | None = None
+
+    @property
+    def topic(self) -> str:
+        """What the call was about, as well as the record says: triage, queue, flow."""
+        return self.department or self.queue or self.flow
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,8 @@ class CallerHistory:
         if self.calls:
             last = self.calls[0]
             out["caller.last_call_days"] = (now - last.started_at).days
-            if last.department:
-                out["caller.last_department"] = last.department
+            if last.department or last.queue:
+                out["caller.last_department"] = last.department or last.queue
             if last.urgency:
                 out["caller.last_urgency"] = last.urgency
         if self.open_followups:
@@ -77,7 +83,7 @@ class CallerHistory:
         parts = []
         if self.calls:
             last = self.calls[0]
-            what = last.department or last.flow
+            what = last.topic
             if last.symptoms:
                 what += f" ({', '.join(last.symptoms[:3])})"
             level = f", urgency {last.urgency}" if last.urgency else ""
@@ -119,7 +125,7 @@ def lookup(s: Session, caller_hash: str, now: datetime | None = None,
                 .where(TriageDecision.call_id.in_([c.id for c in rows]))):
             symptoms[call_id] = tuple(dict.fromkeys((*symptoms.get(call_id, ()), *found)))
     calls = [PastCall(c.id, aware(c.started_at) or now, c.flow, c.department, c.urgency,
-                      c.outcome, symptoms.get(c.id, ())) for c in rows]
+                      c.outcome, symptoms.get(c.id, ()), c.queue) for c in rows]
     day_ago = now - timedelta(hours=24)
     matters = [OpenMatter(f.id, f.kind, aware(f.due_at) or now, f.status)
                for f in s.scalars(select(FollowUp).where(

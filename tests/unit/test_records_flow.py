@@ -78,7 +78,7 @@ async def test_returning_caller_history_travels_to_the_agent(recorder, flow_set,
     hist = next(e for e in record.events if e.kind == "history")
     assert hist.detail["calls"] == 1
     route = next(e for e in record.events if e.kind == "route")
-    assert "before: 1 call(s)" in route.detail["summary"]
+    assert "| history 1 call(s)" in route.detail["summary"]
     assert "cough" in route.detail["summary"]
 
 
