@@ -66,6 +66,7 @@ class Engine:
         self._synth: Synthesizer | None = None
         self.flows = FlowStore(Path(settings.engine.dialplans), Path(settings.engine.prompts))
         self._tasks: set[asyncio.Future[None]] = set()
+        self._replayer: asyncio.Future[None] | None = None
 
     # --- lifecycle -----------------------------------------------------------
     async def start(self, connect_ami: bool = True, require_ami: bool = True) -> None:
@@ -74,6 +75,7 @@ class Engine:
         self.flows.start_watching()
         self.recorder = CallRecorder(s.database_url)
         self.recorder.listeners.extend(self.listeners)
+        self._replayer = asyncio.ensure_future(self._replay_journal(self.recorder))
         host_sounds, seen_sounds = self.pbx.sounds_dir
         self._synth = Synthesizer(host_sounds, workers=2)
         self.prompts = PromptLibrary(self._synth, seen_sounds)
@@ -143,7 +145,21 @@ class Engine:
         ami.on("OriginateResponse", self.scheduler.on_originate_response)
         self.scheduler.start()
 
+    @staticmethod
+    async def _replay_journal(recorder: CallRecorder) -> None:
+        """Records journalled while the database was away reach it even when the line
+        is quiet (otherwise the next call's first write would bring them)."""
+        while True:
+            await asyncio.sleep(recorder.replay_interval)
+            if recorder.journal is not None and recorder.journal.pending():
+                try:
+                    await recorder.drain()
+                except Exception:
+                    log.exception("journal replay failed; trying again later")
+
     async def stop(self) -> None:
+        if self._replayer is not None:
+            self._replayer.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.flows.stop()

@@ -183,3 +183,27 @@ async def test_a_recorder_replays_what_an_earlier_process_left(tmp_path, privacy
     assert not journal.pending()
     assert [e.seq for e in rec.get("c1").events] == [1, 2, 3]
     rec.close()
+
+
+async def test_the_engine_replays_the_journal_while_the_line_is_quiet(tmp_path, privacy):
+    """No call needs to come for a backlog to reach the database."""
+    import asyncio
+
+    from ivr.engine import Engine
+
+    url = f"sqlite:///{tmp_path / 'records.sqlite3'}"
+    rec = CallRecorder(url, privacy, journal_path=tmp_path / "journal" / "records.jsonl",
+                       replay_interval=0.05)
+    for op in _call_ops("c2", 2):  # left while the database was away
+        rec.journal.append(op)
+    loop = asyncio.ensure_future(Engine._replay_journal(rec))
+    try:
+        for _ in range(100):
+            if not rec.journal.pending():
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        loop.cancel()
+    assert not rec.journal.pending()
+    assert [e.seq for e in rec.get("c2").events] == [1, 2]
+    rec.close()

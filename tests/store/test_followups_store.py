@@ -1,4 +1,5 @@
-"""Follow-ups in the database: due, claimed once, attempts and retries, the staff list."""
+"""Follow-ups in the database (SQLite and PostgreSQL): due, claimed once even by engines
+racing for it, attempts and retries, the staff list."""
 
 import datetime as dt
 import threading
@@ -16,9 +17,9 @@ RETRY = [dt.timedelta(minutes=30), dt.timedelta(hours=2)]
 
 
 @pytest.fixture
-def recorder(tmp_path):
-    rec = CallRecorder(f"sqlite:///{tmp_path / 'calls.sqlite3'}",
-                       privacy=records_privacy(tmp_path))
+def recorder(db_url, tmp_path):
+    rec = CallRecorder(db_url, privacy=records_privacy(tmp_path),
+                       recordings_dir=tmp_path / "recordings")
     yield rec
     rec.close()
 
@@ -54,9 +55,9 @@ async def test_claim_refuses_an_item_not_yet_due(recorder):
     assert store.claim(recorder.engine, fid, T0) is False
 
 
-async def test_two_engines_claiming_at_once_call_the_patient_once(recorder, tmp_path):
+async def test_two_engines_claiming_at_once_call_the_patient_once(recorder, db_url):
     fid = await new(recorder)
-    engines = [make_engine(f"sqlite:///{tmp_path / 'calls.sqlite3'}") for _ in range(6)]
+    engines = [make_engine(db_url) for _ in range(6)]
     start = threading.Barrier(len(engines))
     won = []
 
