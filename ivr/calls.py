@@ -28,8 +28,11 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
                    caller_number: str, override_file: Path,
                    on_start: Callable[[str], None] | None = None,
                    direction: str = "inbound",
-                   extra_vars: dict[str, Any] | None = None) -> str:
-    """Run ``flow`` on the call; returns the outcome once the record is closed."""
+                   extra_vars: dict[str, Any] | None = None,
+                   vars_out: dict[str, Any] | None = None) -> str:
+    """Run ``flow`` on the call; returns the outcome once the record is closed.
+    ``vars_out`` receives the call variables as the call left them (what the caller
+    chose), even when the records are only journalled."""
     try:  # before the record exists, so this call is not its own history
         past = await asyncio.to_thread(recorder.history, caller_number)
     except Exception:  # records down (journalling): the call goes on without history
@@ -41,6 +44,7 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
     if on_start is not None:
         on_start(call_id)
     outcome = "error"
+    state: CallState | None = None
     try:
         state = CallState(call_id, flow_set, flow, channel, vars={
             "caller.number": caller_number,
@@ -66,5 +70,7 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
             outcome = "answered"
             await recorder.update(call_id, agent=agent)
     finally:
+        if vars_out is not None and state is not None:
+            vars_out.update(state.vars)
         await recorder.finish(call_id, outcome)
     return outcome

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from ivr.calls import run_call
 from ivr.flows.model import FlowSet
@@ -125,6 +125,7 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
 
         log.info("follow-up %s: %s answered; flow %s (%s), attempt %d", short,
                  item.number_masked, flow.name, lang, attempt)
+        final: dict[str, Any] = {}
         call_outcome = await run_call(
             recorder, runner, flow_set, flow, channel, uniqueid=uniqueid,
             channel_name=recorder.privacy.mask(channel_name), caller_number=number,
@@ -132,12 +133,15 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
             on_start=started, direction="outbound",
             extra_vars={"lang": lang, "followup.id": item.id, "followup.kind": item.kind,
                         "followup.topic": topic, "followup.reason": item.reason or topic,
-                        "followup.attempt": attempt})
+                        "followup.attempt": attempt},
+            vars_out=final)
         for failed in await asyncio.gather(*noted, return_exceptions=True):
             if failed is not None:
                 log.warning("follow-up %s: call record note failed: %r", short, failed)
         record = await asyncio.to_thread(recorder.get, call_id) if call_id else None
-        outcome = o.attempt_outcome(flow_outcome(record), call_outcome)
+        chosen = final.get(o.OUTCOME_VAR)  # in memory: right even if records are journalled
+        outcome = o.attempt_outcome(str(chosen) if chosen else flow_outcome(record),
+                                    call_outcome)
         return outcome
     finally:
         try:

@@ -92,6 +92,15 @@ async def test_patient_who_is_well_closes_the_follow_up(recorder, flow_set, tmp_
     assert noted.detail["followup_id"] == item.id and noted.detail["attempt"] == 1
 
 
+async def test_the_choice_counts_even_when_the_call_record_cannot_be_read(
+        recorder, flow_set, tmp_path, monkeypatch):
+    """The records are journalled (database away): the patient's "I am well" is known
+    from the call itself, so they are not called again."""
+    monkeypatch.setattr(recorder, "get", lambda call_id: None)
+    outcome, item, _, _ = await outbound(recorder, flow_set, tmp_path, ["1"])
+    assert outcome == "answered_ok" and item.status == "done"
+
+
 async def test_language_of_the_call_that_opened_it(recorder, flow_set, tmp_path):
     _, _, record, ch = await outbound(recorder, flow_set, tmp_path, ["1"], kind="medication",
                                       language="zh-CN")
