@@ -83,6 +83,10 @@ class Engine:
         if self.recognizer is not None:  # load models now: ~1-2 s each, not on a caller's time
             for lang in self.recognizer.languages():
                 await asyncio.to_thread(self.recognizer.model, lang)
+        # librosa compiles pitch tracking on first use: now, not during a caller's answer
+        from ivr.triage import acoustic
+
+        await asyncio.to_thread(acoustic.warm_up)
         self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
         self.runner = FlowRunner(self.recorder, RuleTriager())
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)

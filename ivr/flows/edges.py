@@ -37,6 +37,8 @@ def edges(step: s.StepBase) -> list[Edge]:
             out = [Edge("crisis", step.crisis, ("crisis",))]
             out += [Edge(f"urgency {k}", v, ("urgency", k)) for k, v in step.urgency.items()]
             out += [Edge(d, v, ("departments", d)) for d, v in step.departments.items()]
+            if step.safety_check:
+                out.append(Edge("sounds urgent", step.safety_check, ("safety_check",)))
             return out
         case s.Callback():
             return [Edge("accepted", step.accepted, ("accepted",)),

@@ -23,6 +23,7 @@ from ivr.flows.model import Flow, FlowSet
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import ALL_KEYS, Channel, Heard, QueueOutcome
 from ivr.telephony.errors import CallerHangup
+from ivr.triage.call_voice import CallVoice
 from ivr.triage.decision import Triager
 from ivr.triage.keywords import normalise
 
@@ -49,6 +50,7 @@ class CallState:
     channel: Channel
     vars: dict[str, Any] = field(default_factory=dict)
     pending_digit: str | None = None
+    voice: CallVoice = field(default_factory=CallVoice)  # for acoustic urgency
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
 
     @property
@@ -168,11 +170,27 @@ class FlowRunner:
         return await state.channel.say(text, state.lang, state.rate,
                                        interrupt=ALL_KEYS if interrupt else "")
 
-    async def _turn(self, state: CallState, sid: str, heard: Heard) -> None:
-        """What the caller said: the words (masked when stored) and the audio, sealed."""
+    async def _turn(self, state: CallState, sid: str, heard: Heard,
+                    score_voice: bool = False) -> None:
+        """What the caller said: the words (masked when stored) and the audio, sealed.
+        ``score_voice`` (free answers, which triage reads): how urgent the voice
+        sounds against the caller's own first seconds, kept in ``acoustic_urgency``."""
+        acoustic: dict[str, Any] = {}
+        if heard.audio:
+            state.voice.add(heard.audio)
+            if score_voice:
+                try:
+                    found = await asyncio.to_thread(state.voice.urgency)
+                except ImportError:  # the light EAGI install: words and keys only
+                    log.debug("acoustic urgency unavailable here", exc_info=True)
+                else:
+                    state.vars["acoustic_urgency"] = max(
+                        found.score, float(state.vars.get("acoustic_urgency", 0.0)))
+                    acoustic = {"acoustic": found.score,
+                                "acoustic_drivers": found.drivers[:3]}
         await self._event(state, "turn", sid, text=heard.text,
                           confidence=round(heard.confidence, 3), barged_in=heard.barged_in,
-                          speech_ms=heard.speech_ms)
+                          speech_ms=heard.speech_ms, **acoustic)
         if heard.audio:
             await self.recorder.recording(state.call_id, heard.audio)
 
@@ -262,7 +280,7 @@ class FlowRunner:
                     return step.next, None
                 kind = "no_match"
             elif heard.text:
-                await self._turn(state, sid, heard)
+                await self._turn(state, sid, heard, score_voice=step.mode == "free")
                 value = (self._interpret(step, heard.text)
                          if heard.confidence >= step.min_confidence else None)
                 if value is not None:
@@ -312,6 +330,8 @@ class FlowRunner:
         await self.recorder.update(state.call_id, department=decision.department)
         if decision.crisis:
             return step.crisis, None
+        if decision.ask_safety and step.safety_check:  # the voice sounds urgent, words not
+            return step.safety_check, None
         if decision.urgency > 1 and decision.department in step.departments:
             return step.departments[decision.department], None
         # A missing level escalates: the next more urgent branch takes the caller.

@@ -127,6 +127,10 @@ class Triage(StepBase):
     crisis: StepId = Field(description="Where suicidal or self-harm talk goes.")
     departments: dict[str, StepId] = Field(
         default_factory=dict, description="department -> step, checked before urgency 2-4.")
+    safety_check: StepId | None = Field(
+        None, description="Where a caller goes whose voice sounds urgent (acoustic urgency, "
+        "triage_rules.yaml policy) while the words are no red flag: ask whether it is an "
+        "emergency. Without it, the voice can only raise the level.")
 
     @field_validator("urgency", mode="before")
     @classmethod
