@@ -73,7 +73,8 @@ class Engine:
         s = self.settings
         self.flows.load()  # raises with every finding if the flows are invalid at start
         self.flows.start_watching()
-        self.recorder = CallRecorder(s.database_url)
+        # migrates, may replay a journal: seconds on a slow or absent database server
+        self.recorder = await asyncio.to_thread(CallRecorder, s.database_url)
         self.recorder.listeners.extend(self.listeners)
         self._replayer = asyncio.ensure_future(self._replay_journal(self.recorder))
         host_sounds, seen_sounds = self.pbx.sounds_dir
@@ -157,7 +158,7 @@ class Engine:
             await asyncio.sleep(recorder.replay_interval)
             if recorder.journal is not None and recorder.journal.pending():
                 try:
-                    await recorder.drain()
+                    await recorder.drain(only_if_due=True)
                 except Exception:
                     log.exception("journal replay failed; trying again later")
 

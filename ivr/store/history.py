@@ -52,12 +52,13 @@ class CallerHistory:
     calls_24h: int = 0
     known_patient: bool = False
     age_group: str | None = None
+    calls_30d: int = 0  # all of them; ``calls`` holds the latest few
 
     def as_vars(self, now: datetime) -> dict[str, Any]:
         """Call variables flows can branch on (``caller.returning`` ...)."""
         out: dict[str, Any] = {
             "caller.returning": bool(self.calls),
-            "caller.calls_30d": len(self.calls),
+            "caller.calls_30d": self.calls_30d,
             "caller.repeat_calls_24h": self.calls_24h,
             "caller.open_followups": len(self.open_followups),
             "caller.known": self.known_patient,
@@ -87,7 +88,7 @@ class CallerHistory:
             if last.symptoms:
                 what += f" ({', '.join(last.symptoms[:3])})"
             level = f", urgency {last.urgency}" if last.urgency else ""
-            parts.append(f"{len(self.calls)} call(s) in {HISTORY_DAYS} d; last "
+            parts.append(f"{self.calls_30d} call(s) in {HISTORY_DAYS} d; last "
                          f"{last.started_at:%m-%d} {what}{level}")
         for matter in self.open_followups[:2]:
             parts.append(f"open follow-up {matter.kind} due {matter.due_at:%m-%d}")
@@ -111,13 +112,16 @@ def lookup(s: Session, caller_hash: str, now: datetime | None = None,
     now = aware(now) or utcnow()
     if not caller_hash:
         return CallerHistory()
+    inbound = [Call.caller_hash == caller_hash, Call.direction == "inbound",
+               *([Call.id != exclude_call] if exclude_call else [])]
+
+    def count_since(moment: datetime) -> int:
+        return s.scalar(select(func.count()).select_from(Call)
+                        .where(*inbound, Call.started_at >= moment)) or 0
+
     since = now - timedelta(days=HISTORY_DAYS)
-    query = (select(Call).where(Call.caller_hash == caller_hash, Call.started_at >= since,
-                                Call.direction == "inbound")
-             .order_by(Call.started_at.desc()).limit(limit))
-    if exclude_call:
-        query = query.where(Call.id != exclude_call)
-    rows = list(s.scalars(query))
+    rows = list(s.scalars(select(Call).where(*inbound, Call.started_at >= since)
+                          .order_by(Call.started_at.desc()).limit(limit)))
     symptoms: dict[str, tuple[str, ...]] = {}
     if rows:
         for call_id, found in s.execute(
@@ -126,17 +130,15 @@ def lookup(s: Session, caller_hash: str, now: datetime | None = None,
             symptoms[call_id] = tuple(dict.fromkeys((*symptoms.get(call_id, ()), *found)))
     calls = [PastCall(c.id, aware(c.started_at) or now, c.flow, c.department, c.urgency,
                       c.outcome, symptoms.get(c.id, ()), c.queue) for c in rows]
-    day_ago = now - timedelta(hours=24)
     matters = [OpenMatter(f.id, f.kind, aware(f.due_at) or now, f.status)
                for f in s.scalars(select(FollowUp).where(
                    FollowUp.caller_hash == caller_hash, FollowUp.status.in_(OPEN_STATUSES))
                    .order_by(FollowUp.due_at))]
     patient = s.scalar(select(Patient).where(Patient.phone_hash == caller_hash).limit(1))
-    calls_24h = s.scalar(select(func.count()).select_from(Call).where(
-        Call.caller_hash == caller_hash, Call.direction == "inbound",
-        Call.started_at >= day_ago, *([Call.id != exclude_call] if exclude_call else []))) or 0
-    return CallerHistory(calls, matters, calls_24h, patient is not None,
-                         age_group(patient.birth_year if patient else None, now))
+    return CallerHistory(calls, matters, count_since(now - timedelta(hours=24)),
+                         patient is not None,
+                         age_group(patient.birth_year if patient else None, now),
+                         count_since(since) if len(calls) == limit else len(calls))
 
 
 def verify(s: Session, caller_hash: str, dob_hash: str) -> bool:

@@ -24,12 +24,12 @@ import uuid
 import wave
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from ivr.store import history
@@ -42,7 +42,6 @@ from ivr.store.models import (
     FollowUp,
     Patient,
     Recording,
-    aware,
     utcnow,
 )
 from ivr.store.projections import parse_time, project
@@ -144,13 +143,10 @@ def apply_op(s: Session, op: Op) -> None:
 
 
 def commit_op(sessions: sessionmaker[Session], op: Op) -> None:
-    """Apply ``op`` in its own transaction; one already there (a concurrent replay got there
-    first: same rows) is not an error."""
-    try:
-        with sessions.begin() as s:
-            apply_op(s, op)
-    except IntegrityError:
-        log.debug("record operation already applied: %s", op["op"])
+    """Apply ``op`` in its own transaction (``apply_op`` skips what is already there; a
+    refused operation raises, so a journal replay sets it aside instead of losing it)."""
+    with sessions.begin() as s:
+        apply_op(s, op)
 
 
 class CallRecorder:
@@ -177,8 +173,7 @@ class CallRecorder:
         self._last_replay = float("-inf")
         self._journalling = False
         self._schema_ready = False
-        self._ensure_schema()
-        if self.journal is not None and self.journal.pending():
+        if self._ensure_schema() and self.journal is not None and self.journal.pending():
             self.replay()  # left by an outage before a restart
 
     async def _run(self, fn: Any, *args: Any) -> Any:
@@ -212,8 +207,7 @@ class CallRecorder:
             commit_op(self.sessions, op)
             return
         if not self._schema_ready or self.journal.pending():
-            if time.monotonic() - self._last_replay >= self.replay_interval:
-                self.replay()
+            self.replay_if_due()
             if not self._schema_ready or self.journal.pending():
                 self.journal.append(op)
                 return
@@ -228,11 +222,24 @@ class CallRecorder:
     async def submit(self, op: Op) -> None:
         await self._run(self.write, op)
 
+    def replay_if_due(self) -> ReplayResult | None:
+        """``replay`` unless one was tried less than ``replay_interval`` seconds ago: while
+        the database is away, each try can cost a whole connect timeout, and writes (the
+        call's steps) must not pay it every time."""
+        if time.monotonic() - self._last_replay < self.replay_interval:
+            return None
+        return self.replay()
+
     def replay(self) -> ReplayResult:
         """Apply the journalled operations to the database, oldest first, and remove them
-        from the journal. Runs by itself before a write (at most every ``replay_interval``
-        seconds) while there is a backlog; ``ivr db replay`` does the same by hand."""
-        self._last_replay = time.monotonic()
+        from the journal. Runs by itself (``replay_if_due``) before a write and from the
+        engine while there is a backlog; ``ivr db replay`` does the same by hand."""
+        try:
+            return self._replay()
+        finally:  # counted from the end of the try: a slow failure must not re-run at once
+            self._last_replay = time.monotonic()
+
+    def _replay(self) -> ReplayResult:
         if self.journal is None or not self.journal.pending():
             return ReplayResult()
         if not self._ensure_schema():
@@ -248,9 +255,9 @@ class CallRecorder:
                         redacted(self.engine.url), result)
         return result
 
-    async def drain(self) -> ReplayResult:
+    async def drain(self, only_if_due: bool = False) -> ReplayResult | None:
         """``replay`` on the recorder's thread, after the writes submitted before it."""
-        return await self._run(self.replay)
+        return await self._run(self.replay_if_due if only_if_due else self.replay)
 
     # --- writes ----------------------------------------------------------------
     async def start(self, uniqueid: str, channel: str, caller: str, flow: str,
@@ -289,12 +296,9 @@ class CallRecorder:
         ended = utcnow()
         await self.submit({"op": "finish", "call_id": call_id, "outcome": outcome,
                            "fields": fields, "at": ended.isoformat()})
-        record = await self._run(self.get, call_id)
-        seconds = None
-        if record is not None and record.duration_seconds is not None:
-            seconds = record.duration_seconds
-        await self.event(call_id, "end", outcome=record.outcome if record else outcome,
-                         seconds=seconds)
+        closed = None if self._journalling else await self._run(self._closed, call_id)
+        await self.event(call_id, "end", outcome=closed.outcome if closed else outcome,
+                         seconds=closed.duration_seconds if closed else None)
         self._seq.pop(call_id, None)
         self._uniqueid.pop(call_id, None)
 
@@ -352,6 +356,15 @@ class CallRecorder:
             self._read_failed(exc, f"call {call_id}")
             return None
 
+    def _closed(self, call_id: str) -> Call | None:
+        """The call row alone (outcome, times), for the closing event."""
+        try:
+            with Session(self.engine) as s:
+                return s.get(Call, call_id)
+        except DBAPIError as exc:
+            self._read_failed(exc, f"call {call_id}")
+            return None
+
     def by_uniqueid(self, uniqueid: str) -> Call | None:
         try:
             with Session(self.engine) as s:
@@ -389,19 +402,6 @@ class CallRecorder:
                           dob_hash=self.privacy.hash_value(dob_digits, "dob"),
                           mrn_masked=self.privacy.mask(mrn) if mrn else "",
                           birth_year=int(dob_digits[:4]), language=language))
-
-    def recent_calls(self, caller: str, hours: int = 24,
-                     now: datetime | None = None) -> int:
-        """How many calls this number made in the last ``hours`` (repeat callers)."""
-        since = (aware(now) or utcnow()) - timedelta(hours=hours)
-        try:
-            with Session(self.engine) as s:
-                return s.scalar(select(func.count()).select_from(Call).where(
-                    Call.caller_hash == self.privacy.caller_hash(caller),
-                    Call.direction == "inbound", Call.started_at >= since)) or 0
-        except DBAPIError as exc:
-            self._read_failed(exc, "recent calls (counted as 0)")
-            return 0
 
     def _read_failed(self, exc: DBAPIError, what: str) -> None:
         if not is_unreachable(exc):

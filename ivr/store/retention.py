@@ -27,8 +27,11 @@ from ivr.store.models import (
     Turn,
 )
 
-# events whose text is what the caller said (prompts are the hospital's own words)
+# events whose text or details hold what the caller said (prompts are the hospital's own
+# words): turn text, the words a menu matched ("said"), a no-match's words ("dtmf"),
+# and triage reasons, which quote the caller
 SPOKEN_EVENTS = ("turn", "triage", "input", "no_match")
+WORD_DETAILS = ("said", "dtmf", "reasons", "text")
 
 
 @dataclass
@@ -70,11 +73,14 @@ def apply(engine: Engine, policy: RetentionPolicy, now: datetime,
             rec.purged_at = now
         for chunk in _chunks(calls):
             s.execute(update(Turn).where(Turn.call_id.in_(chunk)).values(transcript=""))
-            s.execute(update(CallEvent).where(CallEvent.call_id.in_(chunk),
-                                              CallEvent.kind.in_(SPOKEN_EVENTS))
-                      .values(text=""))
+            s.execute(update(Turn).where(Turn.call_id.in_(chunk), Turn.outcome == "no_match")
+                      .values(dtmf=""))
+            for ev in s.scalars(select(CallEvent).where(CallEvent.call_id.in_(chunk),
+                                                        CallEvent.kind.in_(SPOKEN_EVENTS))):
+                ev.text = ""
+                ev.detail = {k: v for k, v in ev.detail.items() if k not in WORD_DETAILS}
             s.execute(update(TriageDecision).where(TriageDecision.call_id.in_(chunk))
-                      .values(text=""))
+                      .values(text="", reasons=[]))
             s.execute(update(SurveyAnswer).where(SurveyAnswer.call_id.in_(chunk))
                       .values(comment=""))
             s.execute(update(Disposition).where(Disposition.call_id.in_(chunk))

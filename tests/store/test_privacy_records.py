@@ -170,6 +170,9 @@ async def test_retention_dry_run_then_purge(recorder, staff_cli, db_url):
     assert call.transcripts_purged_at is not None and call.urgency == 1  # statistics stay
     assert all(t.transcript == "" for t in call.turns)
     assert all(e.text == "" for e in call.events if e.kind in ("turn", "triage"))
+    assert all(not c.reasons for c in call.triage)  # reasons quote the caller
+    assert not any("reasons" in e.detail for e in call.events)
+    assert next(e for e in call.events if e.kind == "triage").detail["urgency"] == 1
 
 
 async def test_agent_dispositions_feed_triage_review(recorder, staff_cli):

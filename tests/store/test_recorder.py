@@ -65,9 +65,9 @@ async def test_repeat_callers_are_counted_by_hash(db_url, privacy, tmp_path):
     for n in range(3):
         call_id = await rec.start(f"1700.{n}", "PJSIP/t", "138-0013-8000", "main", "abc")
         await rec.finish(call_id, "goodbye")
-    assert rec.recent_calls("13800138000") == 3
-    assert rec.recent_calls("13800138001") == 0
-    assert rec.recent_calls("13800138000", now=utcnow() + timedelta(days=2)) == 0
+    assert rec.history("13800138000").calls_24h == 3
+    assert rec.history("13800138001").calls_24h == 0
+    assert rec.history("13800138000", now=utcnow() + timedelta(days=2)).calls_24h == 0
     rec.close()
 
 

@@ -146,3 +146,12 @@ async def test_history_lookup_failure_does_not_stop_the_call(recorder, flow_set,
     monkeypatch.setattr(recorder, "history", broken)
     outcome, record, _ = await call(recorder, flow_set, tmp_path, ["2"])
     assert outcome == "goodbye" and record.outcome == "goodbye"
+
+
+async def test_the_call_count_is_not_capped_by_the_calls_listed(recorder):
+    for n in range(13):
+        call_id = await recorder.start(f"c{n}", "Local/x", NUMBER, "main", "v")
+        await recorder.finish(call_id, "goodbye")
+    past = recorder.history(NUMBER)
+    assert len(past.calls) == 10 and past.calls_30d == 13 and past.calls_24h == 13
+    assert past.summary().startswith("13 call(s) in 30 d")
