@@ -376,6 +376,8 @@ class FlowRunner:
             if target := self._emergency(state, key):
                 await self._event(state, "input", sid, dtmf=key, emergency_key=True)
                 return target, None
+            if words and heard.confidence <= 0:  # out of grammar: no number was said
+                words = ""
             score = spoken_score(words, state.lang, q.scale) if words else (
                 int(key) if key.isdigit() and 1 <= int(key) <= q.scale else None)
             answers[q.id] = score
@@ -404,8 +406,10 @@ class FlowRunner:
         retries = state.retries(step.retries)
         for attempt in range(retries + 1):
             prompt = step.prompt if attempt == 0 or not step.retry_prompt else step.retry_prompt
+            state.pending_digit = None  # a key pressed earlier is not a date of birth
             digits = await self._read_key(state, sid, prompt, step.timeout, max_digits=8)
-            if target := self._emergency(state, digits[:1]) if len(digits) == 1 else None:
+            if len(digits) == 1 and (target := self._emergency(state, digits)):
+                await self._event(state, "input", sid, dtmf=digits, emergency_key=True)
                 return target, None
             ok = len(digits) == 8 and await asyncio.to_thread(
                 self.recorder.verify_patient, state.channel.caller_number, digits)
@@ -576,17 +580,21 @@ def spoken_date(moment: dt.datetime, lang: str) -> str:
     return local.strftime("%d %B").lstrip("0")
 
 
-OUTCOME_WORDS = {
+OUTCOME_WORDS = {  # by the call's outcome, up to a colon ("unanswered:TIMEOUT")
     "en-US": {"answered": "you spoke with our staff", "goodbye": "the line answered you",
-              "caller_hangup": "the call ended early", "abandoned": "the call ended in the queue"},
+              "caller_hangup": "the call ended early",
+              "routed": "the call ended while you waited for our staff",
+              "unanswered": "our staff could not take the call",
+              "other": "the call was recorded"},
     "zh-CN": {"answered": "工作人员接听了您的电话", "goodbye": "自助服务已处理",
-              "caller_hangup": "通话提前结束", "abandoned": "排队时通话结束"},
+              "caller_hangup": "通话提前结束", "routed": "您在等候转接时通话结束",
+              "unanswered": "当时工作人员未能接听", "other": "通话已记录"},
 }
 
 
 def outcome_words(outcome: str | None, lang: str) -> str:
     words = OUTCOME_WORDS.get(lang, OUTCOME_WORDS["en-US"])
-    return words.get(outcome or "", words["goodbye"])
+    return words.get((outcome or "").split(":")[0], words["other"])
 
 
 DAY_INDEX = {d: i for i, d in enumerate(s.DAYS)}

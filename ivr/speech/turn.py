@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ivr.speech.vad import Vad, VadConfig, VadEvent
+from ivr.triage.keywords import normalise
 
 SILENT_FRAME = bytes(320)
 
@@ -36,17 +37,14 @@ class Session(Protocol):  # ivr.speech.asr.RecognitionSession
     def result(self) -> Any: ...
 
 
-def _plain(text: str) -> str:
-    return " ".join(text.lower().split())
-
-
 def complete_answer(phrases: list[str] | None) -> Callable[[str], bool] | None:
     """A test for "the caller has said one of these phrases, whole": grammar answers
-    end after the short pause, free speech after the long one."""
+    end after the short pause, free speech after the long one. Compared as menus
+    match them (``normalise``: "follow-up visit" is heard as "follow up visit")."""
     if not phrases:
         return None
-    whole = {_plain(p) for p in phrases if p.strip()}
-    return lambda partial: _plain(partial) in whole
+    whole = {normalise(p) for p in phrases} - {""}
+    return lambda partial: normalise(partial) in whole
 
 
 @dataclass

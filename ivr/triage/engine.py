@@ -91,6 +91,11 @@ def _compiled(rules: Rules) -> tuple[Matcher, NegationDetector]:
     return matcher, negation
 
 
+# what a caller complains of (counted by reports, shown to agents); not age groups,
+# wording modifiers or administrative requests
+COMPLAINTS = frozenset({SYMPTOM, RED_FLAG, CRISIS})
+
+
 class RuleTriager:
     """Clinical triage over ``triage_rules.yaml`` (implements ``Triager``)."""
 
@@ -128,7 +133,8 @@ class RuleTriager:
         return TriageDecision(level, department, self.rules.queue_priority(level), reasons,
                               crisis=crisis, ask_safety=ask_safety,
                               rules_version=self.rules.version,
-                              symptoms=sorted(facts.hits))
+                              symptoms=sorted(e for e in facts.hits
+                                              if self.rules.entries[e].kind in COMPLAINTS))
 
     # --- facts --------------------------------------------------------------------
     def _facts(self, norm: str, doubt: bool, reasons: list[str]) -> _Facts:

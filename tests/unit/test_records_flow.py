@@ -11,7 +11,7 @@ from ivr.calls import run_call
 from ivr.flows.loader import load_flow_set_or_raise
 from ivr.flows.runner import FlowRunner
 from ivr.store.recorder import CallRecorder
-from ivr.telephony.channel import QueueOutcome
+from ivr.telephony.channel import Heard, QueueOutcome
 from ivr.telephony.fake import SAY, FakeChannel
 from ivr.triage.engine import RuleTriager
 
@@ -155,3 +155,24 @@ async def test_the_call_count_is_not_capped_by_the_calls_listed(recorder):
     past = recorder.history(NUMBER)
     assert len(past.calls) == 10 and past.calls_30d == 13 and past.calls_24h == 13
     assert past.summary().startswith("13 call(s) in 30 d")
+
+
+def test_history_says_how_each_past_call_ended():
+    from ivr.flows.runner import outcome_words
+
+    assert outcome_words("routed", "en-US") == "the call ended while you waited for our staff"
+    assert outcome_words("unanswered:TIMEOUT", "zh-CN") == "当时工作人员未能接听"
+    assert outcome_words("error", "en-US") == "the call was recorded"  # not "answered you"
+
+
+async def test_a_survey_answer_the_recogniser_rejected_is_not_a_score(recorder, flow_set,
+                                                                      tmp_path, monkeypatch):
+    async def out_of_grammar(self, *a, **k):
+        key = self._next_key("survey")
+        if key == "3":  # the menu: the survey
+            return Heard(dtmf=key)
+        return Heard(text="five", confidence=0.0)  # forced onto a grammar word
+    monkeypatch.setattr(AgiLikeFake, "hear", out_of_grammar)
+    _, record, _ = await call(recorder, flow_set, tmp_path, ["3", "x", "x"])
+    assert {(a.dimension, a.score) for a in record.survey_answers} == {
+        ("patience", None), ("accuracy", None)}

@@ -220,3 +220,9 @@ async def test_a_whole_answer_ends_the_turn_after_the_short_pause(speech):
         consumed[words] = (len(frames(audio)) - stream.audio_in.qsize()) * 20
     # the same audio: the whole answer stopped listening 400 ms sooner
     assert consumed["pharmacy please"] - consumed["pharmacy"] == 400, consumed
+
+
+def test_a_whole_answer_is_compared_as_menus_compare_phrases():
+    complete = complete_answer(["Follow-up visit", "药房"])
+    assert complete("follow up visit") and complete("药 房")
+    assert not complete("follow up") and not complete("follow up visit please")
