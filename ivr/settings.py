@@ -34,6 +34,9 @@ class PbxSettings(BaseModel):
     sip_port: int = 5060
     rtp_start: int = 10000
     rtp_end: int = 10999
+    outbound_trunk: str = Field(
+        "hospital-trunk", pattern=r"^[A-Za-z0-9_.-]+$",
+        description="PJSIP endpoint of the carrier that follow-up calls go out through.")
     mirror: str = "http://deb.debian.org/debian"
     suite: str = "sid"
     root: Path | None = Field(None, description="Debian root for a chrooted Asterisk.")

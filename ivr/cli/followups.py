@@ -5,7 +5,6 @@ masked only; the sealed number never leaves the database except to be dialled.""
 from __future__ import annotations
 
 import asyncio
-import getpass
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -15,31 +14,26 @@ from zoneinfo import ZoneInfo
 import click
 from sqlalchemy.engine import Engine
 
+from ivr.cli.records import DB_OPTION, _authorize
+from ivr.cli.records import _engine as records_engine
+from ivr.flows import schema as s
 from ivr.followups import store
 from ivr.followups.scheduler import dialable
 from ivr.followups.window import CallingWindow, span
+from ivr.privacy.roles import Action
 from ivr.settings import Settings, load_settings
 
-DB_OPTION = click.option("--db", "db_url", metavar="URL",
-                         help="Database URL (default: from settings).")
-BY_OPTION = click.option("--by", default=getpass.getuser, show_default="you",
-                         help="Who does it (kept with the follow-up).")
-ID = re.compile(r"^[a-z][a-z0-9_]*$")
+ID = re.compile(s.ID)
 
 
 def _engine(settings: Settings, db_url: str | None) -> Engine:
-    from ivr.store.database import make_engine, migrate
-
-    engine = make_engine(db_url or settings.database_url)
-    migrate(engine)  # a command run before the engine ever started still finds tables
-    return engine
+    return records_engine(db_url or settings.database_url)
 
 
-def _may_manage(engine: Engine, target: str) -> None:
-    from ivr.cli.records import _authorize
-    from ivr.privacy.roles import Action
-
-    _authorize(engine, Action.MANAGE_FOLLOWUPS, target)
+def _may_manage(engine: Engine, target: str) -> str:
+    """Who is running the command, once their role allows it (audited): the name kept
+    with what they do."""
+    return _authorize(engine, Action.MANAGE_FOLLOWUPS, target).user
 
 
 def _local(value: str | None, tz: ZoneInfo) -> str:
@@ -108,14 +102,13 @@ def list_followups(overdue: bool, as_json: bool, db_url: str | None = None) -> N
 @click.option("--language", default="zh-CN", show_default=True,
               help="Language of the call (one of the flow's languages).")
 @click.option("--max-attempts", type=click.IntRange(1, 10), default=3, show_default=True)
-@BY_OPTION
 @DB_OPTION
 def add(number: str, kind: str, after: str, deadline: str, flow: str, reason: str,
-        language: str, max_attempts: int, by: str, db_url: str | None) -> None:
+        language: str, max_attempts: int, db_url: str | None) -> None:
     """Open a follow-up by hand: the line will call the patient."""
     settings = load_settings()
     engine = _engine(settings, db_url)
-    _may_manage(engine, f"add {kind}")
+    by = _may_manage(engine, f"add {kind}")
     engine.dispose()
     due_in, until = _span(after, "--in"), _span(deadline, "--deadline")
     if not ID.match(kind):
@@ -173,12 +166,12 @@ def _check_flow(settings: Settings, flow: str, language: str) -> None:
                                  param_hint="--language")
 
 
-def _finish(action: str, followup_id: str, note: str, by: str, db_url: str | None) -> None:
+def _finish(action: str, followup_id: str, note: str, db_url: str | None) -> None:
     from ivr.privacy.records import records_privacy
 
     settings = load_settings()
     engine = _engine(settings, db_url)
-    _may_manage(engine, f"{action} {followup_id}")
+    by = _may_manage(engine, f"{action} {followup_id}")
     try:
         item = store.find(engine, followup_id)
         masked_note = records_privacy(settings.state_dir).mask(note)
@@ -194,18 +187,16 @@ def _finish(action: str, followup_id: str, note: str, by: str, db_url: str | Non
 @followups.command()
 @click.argument("followup_id")
 @click.option("--note", default="", help="What was done (masked before it is stored).")
-@BY_OPTION
 @DB_OPTION
-def close(followup_id: str, note: str, by: str, db_url: str | None) -> None:
+def close(followup_id: str, note: str, db_url: str | None) -> None:
     """Close a follow-up: the matter is settled (ID: its first 8 characters will do)."""
-    _finish("close", followup_id, note, by, db_url)
+    _finish("close", followup_id, note, db_url)
 
 
 @followups.command()
 @click.argument("followup_id")
 @click.option("--note", default="", help="Why (masked before it is stored).")
-@BY_OPTION
 @DB_OPTION
-def cancel(followup_id: str, note: str, by: str, db_url: str | None) -> None:
+def cancel(followup_id: str, note: str, db_url: str | None) -> None:
     """Cancel a follow-up: no more calls (created by mistake, the patient declined)."""
-    _finish("cancel", followup_id, note, by, db_url)
+    _finish("cancel", followup_id, note, db_url)

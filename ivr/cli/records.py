@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ivr.departments import DEPARTMENTS
 from ivr.privacy import AccessDenied, PrivacyError
-from ivr.privacy.roles import Action, Role
+from ivr.privacy.roles import Action, Actor, Role
 from ivr.settings import load_settings
 
 DB_OPTION = click.option("--db", "db_url", metavar="URL",
@@ -38,25 +38,27 @@ def _privacy() -> Any:
 
 
 def _authorize(engine: Engine, action: Action, target: str = "",
-               **detail: Any) -> None:
+               **detail: Any) -> Actor:
+    """The person running the command, if their role allows ``action`` (audited)."""
     from ivr.store.access import authorize
 
     try:
-        authorize(engine, action, target, detail=detail or None)
+        return authorize(engine, action, target, detail=detail or None)
     except AccessDenied as exc:
         raise click.ClickException(f"{exc} (refusal written to the audit log)") from None
 
 
 def _since(value: str) -> datetime:
-    now = datetime.now(UTC)
-    units = {"h": 3600, "d": 86400, "w": 7 * 86400}
-    if value and value[-1] in units and value[:-1].isdigit():
-        return now - timedelta(seconds=int(value[:-1]) * units[value[-1]])
+    """As ``ivr report --since`` reads it: 30m, 24h, 7d, 2w, or a date (local midnight)."""
+    from zoneinfo import ZoneInfo
+
+    from ivr.reports.period import PeriodError, parse_moment
+
+    tz = ZoneInfo(load_settings().followups.timezone)  # the hospital's time zone
     try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not like 24h, 7d, 2w or 2026-11-01") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_moment(value, datetime.now(UTC), tz, end=False)
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--since'") from None
 
 
 # --- history ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from ivr.departments import department_name
 from ivr.flows import schema as s
 from ivr.flows.model import Flow, FlowSet
+from ivr.followups.window import span
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import ALL_KEYS, Channel, Heard, QueueOutcome
 from ivr.telephony.errors import CallerHangup
@@ -392,8 +393,7 @@ class FlowRunner:
         reason = fill(step.reason, state.vars)
         followup_id = await self.recorder.create_followup(
             number=state.channel.caller_number, kind=step.kind, flow=step.flow,
-            due_at=now + dt.timedelta(seconds=s.duration_seconds(step.after)),
-            deadline_at=now + dt.timedelta(seconds=s.duration_seconds(step.deadline)),
+            due_at=now + span(step.after), deadline_at=now + span(step.deadline),
             reason=reason, language=state.lang, call_id=state.call_id,
             max_attempts=step.max_attempts)
         state.vars["followup.id"] = followup_id

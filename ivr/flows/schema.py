@@ -316,11 +316,6 @@ Duration = Annotated[str, Field(pattern=r"^\d+(\.\d+)?[mhd]$",
                                  description="A span like 30m, 12h or 3d.")]
 
 
-def duration_seconds(value: str) -> float:
-    """'30m' -> 1800.0 (the pattern above guarantees the form)."""
-    return float(value[:-1]) * {"m": 60, "h": 3600, "d": 86400}[value[-1]]
-
-
 class FollowUp(StepBase):
     """Open a follow-up: the line calls the patient back (a post-surgery check, a
     medication review, an unresolved complaint) until staff or the patient close it."""

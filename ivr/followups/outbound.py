@@ -3,8 +3,8 @@
 ``agi://engine:4573/outbound?followup=<id>`` (``[ivr-outbound]`` in extensions.conf).
 The call gets a complete record like any inbound one (direction ``outbound``), and
 the attempt row names that record. What the patient chose is the ``followup.outcome``
-call variable the flow sets (a ``set`` step); with how the call ended it becomes the
-attempt's outcome (:func:`ivr.followups.outcomes.attempt_outcome`).
+call variable the flow sets (a ``set`` step), as the call left it; with how the call
+ended it becomes the attempt's outcome (:func:`ivr.followups.outcomes.attempt_outcome`).
 
 Every failure ends with a person: without a follow-up, a flow or a working engine,
 this route returns without ``IVR_DONE`` and the dialplan puts the patient through to
@@ -25,7 +25,7 @@ from ivr.flows.model import FlowSet
 from ivr.flows.runner import FlowRunner
 from ivr.followups import outcomes as o
 from ivr.followups import store
-from ivr.store.models import Call, FollowUp
+from ivr.store.models import FollowUp
 from ivr.store.recorder import CallRecorder
 from ivr.telephony import variables as v
 from ivr.telephony.channel import AgiCallControl
@@ -41,16 +41,6 @@ class CallTracker(Protocol):
 
     def call_started(self, followup_id: str) -> bool: ...
     def call_ended(self, followup_id: str) -> None: ...
-
-
-def flow_outcome(record: Call | None) -> str | None:
-    """The last ``followup.outcome`` a ``set`` step recorded in the call."""
-    key = o.OUTCOME_VAR.replace(".", "_")  # set events store dotted names with underscores
-    said = None
-    for event in record.events if record is not None else []:
-        if event.kind == "set" and key in (event.detail or {}):
-            said = event.detail[key]
-    return str(said) if said not in (None, "") else None
 
 
 async def to_operator(channel: AgiCallControl, summary: str) -> None:
@@ -138,10 +128,8 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
         for failed in await asyncio.gather(*noted, return_exceptions=True):
             if failed is not None:
                 log.warning("follow-up %s: call record note failed: %r", short, failed)
-        record = await asyncio.to_thread(recorder.get, call_id) if call_id else None
-        chosen = final.get(o.OUTCOME_VAR)  # in memory: right even if records are journalled
-        outcome = o.attempt_outcome(str(chosen) if chosen else flow_outcome(record),
-                                    call_outcome)
+        chosen = final.get(o.OUTCOME_VAR)  # the call's own variables: no database read
+        outcome = o.attempt_outcome(str(chosen) if chosen else None, call_outcome)
         return outcome
     finally:
         try:

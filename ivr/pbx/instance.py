@@ -120,6 +120,7 @@ class PbxInstance:
             engine_host=s.engine.host,
             agi_port=s.engine.agi_port,
             fallback_queue=s.engine.fallback_queue,
+            outbound_trunk=s.pbx.outbound_trunk,
             agents=s.secrets.agent_passwords,
             simulation=self.simulation,
             eagi_script=eagi.script,

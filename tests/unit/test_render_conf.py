@@ -47,3 +47,16 @@ def test_templates_hold_no_literal_secret():
         for line in template.read_text().splitlines():
             if line.strip().startswith(("secret", "password")):
                 assert "{{" in line, f"{template.name}: {line}"
+
+
+def test_follow_up_calls_go_out_through_the_configured_trunk(tmp_path, monkeypatch):
+    from ivr.pbx import PbxInstance
+    from ivr.settings import load_settings
+
+    monkeypatch.setenv("IVR_PBX__OUTBOUND_TRUNK", "carrier-x")
+    monkeypatch.setattr("ivr.pbx.instance.root_is_ready", lambda root: True)
+    settings = load_settings(state_dir=tmp_path, pbx={"root": tmp_path / "root",
+                                                      "use_system": False})
+    PbxInstance(settings).render()
+    conf = next((tmp_path / "root").rglob("extensions.conf")).read_text()
+    assert "Dial(PJSIP/${FOLLOWUP_NUMBER}@carrier-x,60)" in conf
