@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import difflib
 from collections import deque
+from collections.abc import Callable
 
 from ivr.departments import DEPARTMENTS
 from ivr.flows import schema as s
 from ivr.flows.diagnostics import Diagnostic
-from ivr.flows.edges import edges, prompt_refs
+from ivr.flows.edges import Edge, edges, prompt_refs
 from ivr.flows.model import Flow
 
 
@@ -127,41 +128,37 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
     return out
 
 
-def _unverified_history(flow: Flow) -> list[Diagnostic]:
-    """IVR204: personal history is read out only after the caller proved who they are.
-    Walk from every entry point without crossing a ``verify`` step's verified exit."""
+def _reachable(flow: Flow, crosses: Callable[[s.StepBase, Edge], bool] | None = None
+               ) -> set[str]:
+    """Steps reached from the flow's entry points (start, on_error, emergency_step),
+    following only the edges ``crosses`` allows (all of them by default)."""
     spec = flow.spec
     roots = [spec.start, spec.on_error] + ([spec.emergency_step] if spec.emergency_step else [])
     seen = set(roots)
     todo = deque(roots)
-    out = []
     while todo:
-        sid = todo.popleft()
-        step = flow.steps[sid]
-        if isinstance(step, s.History):
-            out.append(_diag(flow, ("steps", sid), "IVR204",
-                             f"history step '{sid}' can be reached without passing a verify "
-                             "step's 'verified' exit: a caller could hear someone else's "
-                             "calls"))
+        step = flow.steps[todo.popleft()]
         for e in edges(step):
-            if isinstance(step, s.Verify) and e.label == "verified":
-                continue
-            if e.target not in seen:
+            if e.target not in seen and (crosses is None or crosses(step, e)):
                 seen.add(e.target)
                 todo.append(e.target)
-    return out
+    return seen
+
+
+def _unverified_history(flow: Flow) -> list[Diagnostic]:
+    """IVR204: personal history is read out only after the caller proved who they are:
+    no history step is reached without crossing a ``verify`` step's verified exit."""
+    unverified = _reachable(flow, lambda step, e: not (isinstance(step, s.Verify)
+                                                       and e.label == "verified"))
+    return [_diag(flow, ("steps", sid), "IVR204",
+                  f"history step '{sid}' can be reached without passing a verify step's "
+                  "'verified' exit: a caller could hear someone else's calls")
+            for sid, step in flow.steps.items()
+            if sid in unverified and isinstance(step, s.History)]
 
 
 def _unreachable(flow: Flow) -> list[Diagnostic]:
-    spec = flow.spec
-    roots = [spec.start, spec.on_error] + ([spec.emergency_step] if spec.emergency_step else [])
-    seen = set(roots)
-    todo = deque(roots)
-    while todo:
-        for e in edges(flow.steps[todo.popleft()]):
-            if e.target not in seen:
-                seen.add(e.target)
-                todo.append(e.target)
+    seen = _reachable(flow)
     return [_diag(flow, ("steps", sid), "IVR105",
                   f"step '{sid}' is unreachable: no step, start or on_error leads to it")
             for sid in flow.steps if sid not in seen]

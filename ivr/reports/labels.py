@@ -1,9 +1,9 @@
 """Display names for charts and tables: the id, then its Mandarin name.
 
-Department names are the hospital's usual ones (display only: the id stays the
-key everywhere). Symptom names are the first plain Mandarin phrase of the entry
-in the triage rules, so a clinician's new entry gets a label without a code
-change. Anything unknown is shown as its id.
+Department names are the ones the phone line says (``ivr.departments``; display
+only: the id stays the key everywhere). Symptom names are the first plain Mandarin
+phrase of the entry in the triage rules, so a clinician's new entry gets a label
+without a code change. Anything unknown is shown as its id.
 """
 
 from __future__ import annotations
@@ -14,29 +14,7 @@ from typing import Any
 
 import yaml
 
-DEPARTMENTS_ZH: dict[str, str] = {
-    "emergency": "急诊",
-    "crisis": "心理危机",
-    "cardiology": "心内科",
-    "neurology": "神经内科",
-    "respiratory": "呼吸科",
-    "gastroenterology": "消化科",
-    "pediatrics": "儿科",
-    "obstetrics_gynecology": "妇产科",
-    "orthopedics": "骨科",
-    "dermatology": "皮肤科",
-    "ent": "耳鼻喉科",
-    "ophthalmology": "眼科",
-    "urology": "泌尿科",
-    "endocrinology": "内分泌科",
-    "general_medicine": "全科",
-    "pharmacy": "药房",
-    "appointments": "预约",
-    "results": "检查结果",
-    "billing": "收费",
-    "complaints": "投诉",
-    "operator": "总机",
-}
+from ivr.departments import DEPARTMENT_NAMES
 
 # the level names of triage_rules.yaml (levels:), with their Mandarin
 URGENCY_NAMES: dict[str, str] = {
@@ -88,7 +66,7 @@ def symptom_names_zh(rules_path: Path | None = None) -> dict[str, str]:
 
 
 def department_label(department: str) -> str:
-    zh = DEPARTMENTS_ZH.get(department)
+    zh = DEPARTMENT_NAMES["zh-CN"].get(department)
     return f"{department} {zh}" if zh else department
 
 

@@ -14,7 +14,6 @@ import asyncio
 import os
 import shutil
 import sqlite3
-import subprocess
 import time
 from pathlib import Path
 
@@ -24,40 +23,17 @@ import pytest_asyncio
 from ivr.pbx.eagi import ROOT_SCRIPT, eagi_state_dir, root_has_eagi
 from ivr.settings import load_settings
 from ivr.sim.lab import AgentSpec, Lab
-from ivr.speech.audio import read_wav, to_telephone, write_wav
 from ivr.store.recorder import CallRecorder
+from tests.e2e.test_call_path import wait_answer
+from tests.e2e.test_speech import FLOW as SPEECH_FLOW
+from tests.e2e.test_speech import PROMPTS, record_patient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 PROJECT = Path(__file__).parents[2]
 
-FLOW = """\
-flow: korean_eagi
-languages: [ko-KR]
-start: choose
-on_error: to_operator
-emergency_key: "9"
-emergency_step: to_emergency
-steps:
-  choose:
-    type: menu
-    prompt: ko_menu
-    timeout: 8
-    retries: 1
-    options:
-      - {key: "1", say: ["약국"], goto: to_pharmacy}
-      - {key: "2", say: ["예약"], goto: to_appointments}
-    no_input: {goto: to_operator}
-    no_match: {goto: to_operator}
-  to_pharmacy: {type: route, queue: pharmacy, priority: 2, summary: "Korean caller: pharmacy"}
-  to_appointments: {type: route, queue: appointments, priority: 1, summary: Korean caller}
-  to_emergency: {type: route, emergency: true, priority: 10}
-  to_operator: {type: route, queue: operator, priority: 3, summary: "Korean caller: no answer"}
-"""
-PROMPTS = """\
-ko_menu: 약국 또는 예약이라고 말씀하세요.
-still_there: 아직 계십니까? 다시 말씀드리겠습니다.
-"""
+# the Korean menu of the FastAGI speech tests, under a name of its own
+FLOW = SPEECH_FLOW.replace("flow: korean_line", "flow: korean_eagi")
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +57,6 @@ def eagi_settings(tmp_path_factory):
                 "dialplans": work / "dialplans", "prompts": work / "prompts"},
         followups={"enabled": False},
     )
-
-
-def record_patient(sim: Path, name: str, words: str) -> None:
-    """The patient's words, spoken by espeak-ng and stored as 8 kHz WAV for Asterisk."""
-    raw = sim / f"{name}-raw.wav"
-    subprocess.run(["espeak-ng", "-v", "ko", "-s", "130", "-w", str(raw), words], check=True)
-    samples, rate = read_wav(raw)
-    write_wav(sim / f"{name}.wav", to_telephone(samples, rate))
-    raw.unlink()
 
 
 def seed_prompt_cache(root: Path, sounds: Path) -> int:
@@ -157,16 +124,6 @@ async def eagi_record(lab: Lab, uniqueid: str, timeout: float = 90.0):
         recorder.close()
 
 
-async def handset_answer(lab: Lab, call_id: str, timeout: float = 10.0):
-    for _ in range(int(timeout * 10)):
-        got = [a for h in lab.handsets.values() for a in h.answered
-               if a.headers.get("X-IVR-Call-Id") == call_id]
-        if got:
-            return got[0]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no handset answered call {call_id}")
-
-
 async def test_keypad_call_runs_ivr_eagi_in_the_root_and_is_routed(eagi_lab):
     lab = eagi_lab
     uniqueid = await lab.place("press2", "13800138010", context="hospital-inbound-eagi",
@@ -182,7 +139,7 @@ async def test_keypad_call_runs_ivr_eagi_in_the_root_and_is_routed(eagi_lab):
     assert record.flow == "main" and record.channel.startswith("Local/press2@sim-patient")
     assert (record.choice, record.queue, record.queue_priority) == ("medication", "pharmacy", 2)
     assert (record.outcome, record.agent) == ("answered", "PJSIP/1001")
-    got = await handset_answer(lab, record.id)  # the pre-dial handler ran for EAGI too
+    got = await wait_answer(lab, record.id)  # the pre-dial handler ran for EAGI too
     assert got.headers["X-IVR-Summary"] == "Question about medication"
     assert got.headers["X-IVR-Department"] == "pharmacy"
     # Run by Asterisk inside the root, not by the engine on the host:
