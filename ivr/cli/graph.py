@@ -11,12 +11,12 @@ import graphviz
 from ivr.flows.graph import flow_to_dot
 from ivr.flows.loader import PROMPTS_DIR, load_flow_set
 from ivr.flows.model import Flow, FlowSet
-from ivr.flows.schema import FlowFile
+from ivr.flows.schema import FlowHeader
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
-# The languages a flow may be in: the Literal inside FlowFile.languages: list[Literal[...]].
+# The languages a flow may be in: the Literal inside FlowHeader.languages: list[Literal[...]].
 LANGUAGES: tuple[str, ...] = typing.get_args(
-    typing.get_args(FlowFile.model_fields["languages"].annotation)[0])
+    typing.get_args(FlowHeader.model_fields["languages"].annotation)[0])
 
 
 @click.command("graph")

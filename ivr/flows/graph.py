@@ -1,7 +1,7 @@
 """A call flow as a picture: the Graphviz description of one flow, emergency paths in red.
 
 Pure: this only builds the description; ``ivr graph`` renders it. The exits come
-from ``edges()``/``terminal_kind()`` and the cross-flow safety ``Graph``, so the
+from each step's ``exits()``/``ends()`` and the cross-flow safety ``Graph``, so the
 picture shows exactly what validation reasons about, not a second reading of the YAML.
 Other flows are drawn as one node each (never inlined), so a picture stays readable.
 """
@@ -14,20 +14,16 @@ from dataclasses import dataclass, field
 
 import graphviz
 
-from ivr.flows import schema as s
-from ivr.flows.edges import edges, terminal_kind
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.safety import Graph, Node
+from ivr.flows.steps.base import StepBase, type_of
 
-TEXT_MAX = 40
 # Step ids match [a-z][a-z0-9_]*, so names starting with "_" never collide with a step.
 CALL_IN = "_call_in"
 ON_ERROR = "_on_error"
 EMERGENCY_KEY = "_emergency_key"
 HIGHLIGHT = {"color": "red", "penwidth": "2.5"}  # nodes on an emergency path: a bold red border
 EDGE_HIGHLIGHT = {**HIGHLIGHT, "fontcolor": "red"}  # edges on it: bold red, red label
-DECISIONS = (s.Menu, s.Ask, s.Triage, s.Switch, s.Branch, s.Schedule, s.Callback,
-             s.Verify)
 KIND_STYLE: dict[str, dict[str, str]] = {
     "emergency": {"shape": "doubleoctagon", "style": "filled,bold", "fillcolor": "red",
                   "fontcolor": "white", "color": "red"},
@@ -75,8 +71,7 @@ def red_flag_starts(flow: Flow) -> list[tuple[str, str, str]]:
     if flow.spec.emergency_step:
         out.append((EMERGENCY_KEY, "emergency", flow.spec.emergency_step))
     for sid, step in flow.steps.items():
-        if isinstance(step, s.Triage):
-            out += [(sid, "urgency 1", step.urgency["1"]), (sid, "crisis", step.crisis)]
+        out += [(sid, e.label, e.target) for e in step.red_flag_exits()]
     return out
 
 
@@ -108,56 +103,14 @@ def _closure(succ: dict[Node, list[tuple[str, Node]]], roots: Iterable[Node]) ->
     return seen
 
 
-def step_kind(step: s.StepBase) -> str:
-    """The drawing class of a step: its terminal kind, 'decision', 'subflow' or 'action'."""
-    kind = terminal_kind(step)
-    if kind:
-        return kind
-    if isinstance(step, DECISIONS):
-        return "decision"
-    return "subflow" if isinstance(step, s.Subflow) else "action"
+def step_kind(step: StepBase) -> str:
+    """The drawing class of a step: its terminal kind, or how its type is drawn."""
+    return step.ends() or step.drawn_as
 
 
-def step_text(flow_set: FlowSet, step: s.StepBase, lang: str) -> str:
+def step_text(flow_set: FlowSet, step: StepBase, lang: str) -> str:
     """A short line saying what the step does (what is said, where the call goes)."""
-    match step:
-        case s.Route():
-            return _route_text(step)
-        case s.Subflow():
-            return f"→ flow {step.flow}"
-        case s.Play():
-            return f"sound {step.sound}"
-        case s.SetVars():
-            return _truncate(", ".join(f"{k}={v}" for k, v in step.vars.items()))
-        case s.Switch():
-            return f"on {step.var}"
-        case s.Triage():
-            return f"scores {step.input}"
-        case s.Survey():
-            return f"{len(step.questions)} question(s)"
-        case s.Schedule():
-            return step.timezone
-        case s.FollowUp():
-            return f"follow-up '{step.kind}' in {step.after} → flow {step.flow}"
-        case s.History():
-            return f"reads back up to {step.max_items} calls"
-    prompt = getattr(step, "prompt", None)
-    if isinstance(prompt, str):
-        text = flow_set.prompts.get(lang, {}).get(prompt, f"[{prompt}]")
-        return f"“{_truncate(text)}”"
-    return ""
-
-
-def _route_text(step: s.Route) -> str:
-    if step.emergency:
-        target = "EMERGENCY LANE"
-    elif step.queue:
-        target = f"queue {step.queue}"
-    elif step.extension:
-        target = f"extension {step.extension}"
-    else:  # a target chosen at run time (e.g. the department triage found)
-        target = "queue chosen at run time"
-    return f"{target}, priority {step.priority}"
+    return step.label(flow_set.prompts.get(lang, {}))
 
 
 @dataclass
@@ -207,16 +160,16 @@ class _Drawing:
             self.dot.edge(EMERGENCY_KEY, spec.emergency_step, label="emergency",
                           **_edge_highlight(self._on_path(spec.emergency_step)))
 
-    def _step_node(self, sid: str, step: s.StepBase) -> None:
+    def _step_node(self, sid: str, step: StepBase) -> None:
         kind = step_kind(step)
         attrs = {**KIND_STYLE[kind], **_highlight(self._on_path(sid) and kind != "emergency")}
-        label = _label(sid, f"({step.type})",  # type: ignore[attr-defined]
+        label = _label(sid, f"({type_of(step)})",
                        step_text(self.flow_set, step, self.lang))
         self.dot.node(sid, label=label, **attrs)
 
     def _flow_nodes(self) -> None:
         """One node per other flow that a subflow step continues in."""
-        names = {st.flow for st in self.flow.steps.values() if isinstance(st, s.Subflow)}
+        names = {n for st in self.flow.steps.values() if (n := st.continues_in())}
         for name in sorted(names):
             attrs = {**FLOW_STYLE, **_highlight(self._flow_on_path(name))}
             self.dot.node(flow_node(name), label=_label(f"flow: {name}"), **attrs)
@@ -224,19 +177,19 @@ class _Drawing:
     def _flow_on_path(self, name: str) -> bool:
         other = self.flow_set.flows.get(name)
         return other is not None and (other.name, other.start) in self.red and any(
-            isinstance(st, s.Subflow) and st.flow == name and self._on_path(sid)
+            st.continues_in() == name and self._on_path(sid)
             for sid, st in self.flow.steps.items())
 
-    def _step_edges(self, sid: str, step: s.StepBase) -> None:
-        for e in edges(step):
+    def _step_edges(self, sid: str, step: StepBase) -> None:
+        for e in step.exits():
             on_path = self._on_path(e.target) and (
                 self._on_path(sid) or (sid, e.label) in self.red_flags)
             self.dot.edge(sid, e.target, label=e.label, **_edge_highlight(on_path))
-        if isinstance(step, s.Subflow):
-            other = self.flow_set.flows.get(step.flow)
+        if name := step.continues_in():
+            other = self.flow_set.flows.get(name)
             on_path = (other is not None and self._on_path(sid)
                        and (other.name, other.start) in self.red)
-            self.dot.edge(sid, flow_node(step.flow), label="subflow", style="dashed",
+            self.dot.edge(sid, flow_node(name), label="subflow", style="dashed",
                           **_edge_highlight(on_path))
 
 
@@ -246,11 +199,6 @@ def _highlight(on: bool) -> dict[str, str]:
 
 def _edge_highlight(on: bool) -> dict[str, str]:
     return dict(EDGE_HIGHLIGHT) if on else {}
-
-
-def _truncate(text: str, limit: int = TEXT_MAX) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _label(*lines: str) -> str:

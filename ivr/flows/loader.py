@@ -21,7 +21,8 @@ from pydantic import BaseModel, ValidationError
 from ivr.flows.diagnostics import Diagnostic, FlowValidationError
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.prompts_catalog import load_prompts
-from ivr.flows.schema import ID, STEP_MODELS, FlowFile
+from ivr.flows.registry import STEPS
+from ivr.flows.steps.base import ID
 from ivr.flows.yaml_source import Source, load_source
 
 # Findings after which the step graph is incomplete and the safety analysis cannot run.
@@ -126,10 +127,12 @@ def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
         return None, [*found, Diagnostic(file, 1, 1, "IVR103", "a flow file is a mapping "
                                          "with 'flow', 'languages', 'start', 'steps'...")]
     header = {k: v for k, v in data.items() if k != "steps"}
+    flow_file = STEPS.flow_file()
+    models = STEPS.models
     try:
-        FlowFile.model_validate({**header, "steps": {"x": {"type": "hangup"}}})
+        flow_file.model_validate({**header, "steps": {"x": {"type": "hangup"}}})
     except ValidationError as exc:
-        found += _schema_diagnostics(exc, FlowFile, (), src, "")
+        found += _schema_diagnostics(exc, flow_file, (), src, "")
     steps = data.get("steps")
     if not isinstance(steps, dict) or not steps:
         line, col = src.where(("steps",))
@@ -148,14 +151,14 @@ def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
         kind = body.get("type")
         if kind is None:
             found.append(Diagnostic(file, line, col, "IVR102", f"step '{sid}' needs a 'type' "
-                                    f"(one of {', '.join(sorted(STEP_MODELS))})"))
+                                    f"(one of {', '.join(sorted(models))})"))
             continue
-        model = STEP_MODELS.get(str(kind))
+        model = models.get(str(kind))
         if model is None:
             tline, tcol = src.where(("steps", sid, "type"))
             found.append(Diagnostic(file, tline, tcol, "IVR101",
                                     f"step '{sid}': unknown step type '{kind}'"
-                                    f"{_did_you_mean(str(kind), STEP_MODELS)}"))
+                                    f"{_did_you_mean(str(kind), models)}"))
             continue
         try:
             model.model_validate(body)
@@ -164,7 +167,7 @@ def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
                                          f"{kind} step '{sid}'")
     if any(d.severity == "error" for d in found):
         return None, found
-    spec = FlowFile.model_validate(data)
+    spec = flow_file.model_validate(data)
     version = hashlib.sha256(text.encode()).hexdigest()[:12]
     return Flow(spec.flow, version, file, spec, src), found
 

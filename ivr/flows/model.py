@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ivr.flows.schema import FlowFile, StepBase
+from ivr.flows.schema import FlowHeader, StepBase
 from ivr.flows.yaml_source import Source
 
 
@@ -13,7 +13,7 @@ class Flow:
     name: str
     version: str  # content hash of the file and its prompts: a call record names what it ran
     path: str
-    spec: FlowFile
+    spec: FlowHeader
     source: Source = field(repr=False, compare=False)
 
     @property

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from ivr.flows import schema as s
 from ivr.flows.diagnostics import Diagnostic
-from ivr.flows.edges import edges, terminal_kind
 from ivr.flows.model import Flow
+from ivr.flows.steps.base import StepBase, type_of
 
 Node = tuple[str, str]  # (flow, step)
 
@@ -28,16 +27,17 @@ class Graph:
         self.succ: dict[Node, list[tuple[str, Node]]] = {}
         for flow in flows.values():
             for sid, step in flow.steps.items():
-                out = [(e.label, (flow.name, e.target)) for e in edges(step)]
-                if isinstance(step, s.Subflow) and step.flow in flows:
-                    out.append((f"subflow {step.flow}", (step.flow, flows[step.flow].start)))
+                out = [(e.label, (flow.name, e.target)) for e in step.exits()]
+                other = step.continues_in()
+                if other in flows:
+                    out.append((f"subflow {other}", (other, flows[other].start)))
                 self.succ[(flow.name, sid)] = out
 
-    def step(self, node: Node) -> s.StepBase:
+    def step(self, node: Node) -> StepBase:
         return self.flows[node[0]].steps[node[1]]
 
     def kind(self, node: Node) -> str | None:
-        return terminal_kind(self.step(node))
+        return self.step(node).ends()
 
     def path_to(self, start: Node, goal: set[Node] | None = None,
                 bad: set[Node] | None = None) -> list[tuple[str, Node]] | None:
@@ -115,11 +115,9 @@ def check_safety(flows: dict[str, Flow]) -> list[Diagnostic]:
             red.append(((flow.name, flow.spec.emergency_step), ("emergency_step",),
                         "the emergency key"))
         for sid, step in flow.steps.items():
-            if isinstance(step, s.Triage):
-                red.append(((flow.name, step.urgency["1"]), ("steps", sid, "urgency", "1"),
-                            f"triage step '{sid}' urgency 1"))
-                red.append(((flow.name, step.crisis), ("steps", sid, "crisis"),
-                            f"triage step '{sid}' crisis"))
+            for e in step.red_flag_exits():
+                red.append(((flow.name, e.target), ("steps", sid, *e.path),
+                            f"{type_of(step)} step '{sid}' {e.label}"))
         for start, where, what in red:
             bad = {n for n in g.reachable(start) if g.kind(n) in ("human", "goodbye")}
             if bad:

@@ -1,20 +1,20 @@
-"""Run a flow without Asterisk: a channel that prints what the caller would hear
-and answers from a script (or from the terminal), for engineers and for tests."""
+"""Run a flow without Asterisk, on the scripted :class:`FakeChannel`: what the caller
+would hear is reported, answers come from a script (or from the terminal)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ivr.flows.model import FlowSet
 from ivr.flows.runner import CallState, FlowRunner
 from ivr.store.recorder import CallRecorder
-from ivr.telephony.channel import Heard, QueueOutcome
+from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.errors import CallerHangup
+from ivr.telephony.fake import HANGUP, SAY, WAV, FakeChannel
 from ivr.triage.engine import RuleTriager
 
 
@@ -23,101 +23,37 @@ class CallerTurn:
     kind: str  # "key" | "say" | "wav" | "hangup"
     value: str = ""
 
+    def script(self) -> str:
+        """The turn as a :class:`FakeChannel` script entry."""
+        return {"key": self.value, "say": SAY + self.value, "wav": WAV + self.value,
+                "hangup": HANGUP}[self.kind]
 
-@dataclass
-class SimChannel:
-    """Answers each prompt from ``turns``; when they run out, ``ask`` (interactive)
-    or silence. Every queue answers unless listed in ``unanswered``."""
 
-    turns: list[CallerTurn] = field(default_factory=list)
-    ask: Callable[[str], str] | None = None
-    unanswered: set[str] = field(default_factory=set)
-    recognizer: Any = None  # ivr.speech.asr.SpeechRecognizer, for "wav" turns
-    caller_number: str = "13800138000"
-    uniqueid: str = "sim-1"
-    variables: dict[str, str] = field(default_factory=dict)
+def _simulated_agent(queue: str) -> QueueOutcome:
+    return QueueOutcome("ANSWERED", f"simulated agent ({queue})")
 
-    def __post_init__(self) -> None:
-        self._turns = deque(self.turns)
 
-    def _next(self, prompt: str) -> CallerTurn:
-        if self._turns:
-            return self._turns.popleft()
-        if self.ask is not None:
-            answer = self.ask(prompt).strip()
-            if answer.lower() in ("hangup", "/hangup"):
-                return CallerTurn("hangup")
-            if answer.startswith("say "):
-                return CallerTurn("say", answer[4:])
-            return CallerTurn("key", answer)
-        return CallerTurn("key", "")  # script used up: the caller stays silent
+def _interactive(ask: Callable[[str], str]) -> Callable[[str], str]:
+    """The terminal as the caller: "say ..." speaks, "hangup" hangs up, else keys."""
+    def next_entry(prompt: str) -> str:
+        answer = ask(prompt).strip()
+        if answer.lower() in ("hangup", "/hangup"):
+            return HANGUP
+        return SAY + answer[4:] if answer.startswith("say ") else answer
+    return next_entry
 
-    def _turn(self, prompt: str) -> CallerTurn:
-        turn = self._next(prompt)
-        if turn.kind == "hangup":
-            raise CallerHangup("the simulated caller hung up")
-        return turn
 
-    async def answer(self) -> None:
-        return None
-
-    async def say(self, text: str, lang: str = "en", profile: str = "normal",
-                  interrupt: str = "") -> str | None:
-        return None
-
-    async def play(self, sound: str, interrupt: str = "") -> str | None:
-        return None
-
-    async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
-                             lang: str = "en", profile: str = "normal") -> str:
-        turn = self._turn(prompt)
-        return turn.value if turn.kind == "key" else ""
-
-    async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
-                   max_seconds: float = 15.0, timeout: float = 5.0,
-                   phrases: list[str] | None = None) -> Heard:
-        turn = self._turn(prompt)
-        if turn.kind == "say":
-            return Heard(text=turn.value, confidence=1.0)
-        if turn.kind == "wav":
-            return self._recognize(turn.value, lang, phrases)
-        return Heard(dtmf=turn.value)
-
-    def _recognize(self, path: str, lang: str, phrases: list[str] | None) -> Heard:
-        """What the recogniser hears in a recording, as a live call would."""
-        from pathlib import Path
-
-        from ivr.speech.audio import read_wav, to_telephone
-
-        if self.recognizer is None or lang not in self.recognizer.languages():
-            raise RuntimeError(f"no speech recognition model for {lang}: see `ivr models list`")
-        samples, rate = read_wav(Path(path))
-        session = self.recognizer.session(lang, 8000, phrases)
-        session.accept(to_telephone(samples, rate).tobytes())
-        t = session.result()
-        confidence = 0.0 if phrases and t.in_grammar is False else t.confidence
-        return Heard(text=t.text, confidence=confidence)
-
-    async def listen(self, seconds: float) -> bytes:
-        return b""
-
-    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
-        return await self.transfer_to_queue(f"ext:{extension}")
-
-    async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
-                                summary: str = "", call_id: str = "") -> QueueOutcome:
-        if queue in self.unanswered:
-            return QueueOutcome("TIMEOUT")
-        return QueueOutcome("ANSWERED", f"simulated agent ({queue})")
-
-    async def set_variable(self, name: str, value: str) -> None:
-        self.variables[name] = value
-
-    async def get_variable(self, name: str) -> str | None:
-        return self.variables.get(name)
-
-    async def hangup(self) -> None:
-        return None
+def SimChannel(turns: list[CallerTurn] | None = None,
+               ask: Callable[[str], str] | None = None, unanswered: set[str] | None = None,
+               recognizer: Any = None, caller_number: str = "13800138000") -> FakeChannel:
+    """The simulator's caller: ``turns`` in order, then ``ask`` (interactive) or
+    silence. Every queue answers unless listed in ``unanswered``."""
+    return FakeChannel(
+        keys=[t.script() for t in turns or []], uniqueid="sim-1", caller_number=caller_number,
+        queues={q: QueueOutcome("TIMEOUT") for q in unanswered or ()},
+        other_queues=_simulated_agent,
+        after_script=_interactive(ask) if ask else (lambda _prompt: ""),
+        confidence=1.0, speech_audio=False, recognizer=recognizer)
 
 
 @dataclass
@@ -127,7 +63,7 @@ class Simulation:
     record: Any
 
 
-async def simulate(flow_set: FlowSet, flow_name: str, channel: SimChannel,
+async def simulate(flow_set: FlowSet, flow_name: str, channel: FakeChannel,
                    vars: dict[str, Any] | None = None, at: dt.datetime | None = None,
                    on_event: Callable[[dict[str, Any]], None] | None = None) -> Simulation:
     """Run ``flow_name`` on ``channel``; events are reported live through ``on_event``."""

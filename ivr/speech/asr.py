@@ -45,7 +45,7 @@ from ivr.speech.models import (
     feature_rate,
     find_model,
 )
-from ivr.triage.keywords import normalise
+from ivr.triage.keywords import phrase_key
 
 __all__ = ["GrammarError", "ModelMissing", "RecognitionSession", "SpeechRecognizer",
            "Transcript", "Word", "recognize_stream"]
@@ -218,8 +218,8 @@ class RecognitionSession:
         audible = self._levels.audible_seconds()
         span = words[-1].end - words[0].start
         coverage = min(1.0, span / audible) if audible > 0 else 1.0
-        heard = normalise(text)
-        matched = next((p for p in self.phrases or [] if normalise(p) == heard), None)
+        heard = phrase_key(text)
+        matched = next((p for p in self.phrases or [] if phrase_key(p) == heard), None)
         lowest = min(words, key=lambda w: w.conf)
         if UNK in text or matched is None:
             reason = f"'{text}' is not one of the phrases"

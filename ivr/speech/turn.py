@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ivr.speech.vad import Vad, VadConfig, VadEvent
-from ivr.triage.keywords import normalise
+from ivr.triage.keywords import phrase_key
 
 SILENT_FRAME = bytes(320)
 
@@ -43,8 +43,8 @@ def complete_answer(phrases: list[str] | None) -> Callable[[str], bool] | None:
     match them (``normalise``: "follow-up visit" is heard as "follow up visit")."""
     if not phrases:
         return None
-    whole = {normalise(p) for p in phrases} - {""}
-    return lambda partial: normalise(partial) in whole
+    whole = {phrase_key(p) for p in phrases} - {""}
+    return lambda partial: phrase_key(partial) in whole
 
 
 @dataclass

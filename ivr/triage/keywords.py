@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 
 
-def normalise(text: str) -> str:
+def phrase_key(text: str) -> str:
     """Lower case, full-width folded (NFKC), spaces and punctuation removed."""
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     return "".join(ch for ch in folded if ch.isalnum() or ch == "'")

@@ -10,7 +10,7 @@ from ivr.flows.runner import CallState, FlowRunner, escalation_chain, fill
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.errors import CallerHangup
-from ivr.telephony.fake import HANGUP, SAY, FakeChannel, UnexpectedCommand
+from ivr.telephony.fake import BARGE, HANGUP, SAY, FakeChannel, UnexpectedCommand
 from ivr.triage.engine import RuleTriager
 
 FLOWS = Path(__file__).parents[1] / "flows"
@@ -218,3 +218,26 @@ async def test_profile_timeout_is_a_floor_for_step_timeouts(recorder, flow_set):
     ch = FakeChannel(keys=["1"], queues={"general_medicine": ANSWERED})
     _, _, state = await run(recorder, flow_set, ch, **{"caller.age_group": "elderly"})
     assert state.timeout(4) == 10 and state.timeout(15) == 15
+
+
+async def test_a_key_pressed_during_a_say_answers_the_next_menu(recorder, flow_set):
+    # "hello" (say, barge_in) is cut short by 1; the chime plays; the menu asks nothing
+    ch = FakeChannel(keys=[BARGE + "1"], queues={"general_medicine": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "general_medicine"
+    assert ("hear", "Press 1 for a nurse.") not in ch.log and ("play", "beep") in ch.log
+    pressed = [e.detail for e in record.events if e.kind == "input"]
+    assert pressed == [{"dtmf": "1", "barge_in": True}]  # recorded once, when taken
+
+
+async def test_the_emergency_key_during_a_say_goes_to_emergency_at_once(recorder, flow_set):
+    ch = FakeChannel(keys=[BARGE + "9"], queues={"emergency": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "emergency" and ("play", "beep") not in ch.log
+    assert any(e.kind == "input" and e.detail.get("emergency_key") for e in record.events)
+
+
+async def test_an_unscripted_command_escapes_the_error_route(recorder, flow_set):
+    # the runner sends any failure to a person; a test's broken script must not pass
+    with pytest.raises(UnexpectedCommand):
+        await run(recorder, flow_set, FakeChannel(keys=[]))

@@ -42,11 +42,11 @@ def test_shipped_flows_are_valid():
 
 
 def test_shipped_flows_use_every_step_type():
-    from ivr.flows.schema import STEP_MODELS
+    from ivr.flows.registry import STEPS
 
     flow_set, _ = load_flow_set([ROOT / "dialplans"], ROOT / "prompts")
     used = {step.type for f in flow_set.flows.values() for step in f.steps.values()}
-    assert used == set(STEP_MODELS)
+    assert used == set(STEPS.models)
 
 
 def test_cli_exit_codes_and_json(tmp_path):
@@ -64,7 +64,7 @@ def test_cli_exit_codes_and_json(tmp_path):
 
 def test_json_schema_export_forbids_unknown_keys(tmp_path):
     schema = json_schema()
-    menu = schema["$defs"]["Menu"]
+    menu = schema["$defs"]["menu"]
     assert menu["additionalProperties"] is False
     assert "timeout" in menu["properties"]
     committed = json.loads((ROOT / "schemas" / "flow.schema.json").read_text())

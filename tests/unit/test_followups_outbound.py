@@ -23,11 +23,6 @@ TIMEOUT = QueueOutcome("TIMEOUT")
 NUMBER = "13800138000"
 
 
-class AgiLikeFake(FakeChannel):
-    async def get_variable(self, name: str, after_hangup: bool = False) -> str | None:
-        return self.variables.get(name)
-
-
 class Tracker:
     def __init__(self):
         self.seen = []
@@ -60,7 +55,7 @@ async def outbound(recorder, flow_set, tmp_path, keys, queues=None, kind="post_s
         followup_id = await recorder.create_followup(
             number=NUMBER, kind=kind, flow=flow, due_at=now, deadline_at=now,
             reason="knee surgery", language=language)
-    ch = AgiLikeFake(keys=keys, queues=queues or {}, uniqueid=f"fu-{followup_id}",
+    ch = FakeChannel(keys=keys, queues=queues or {}, uniqueid=f"fu-{followup_id}",
                      caller_number="02088880000")  # the hospital's caller id
     tracker = Tracker()
     outcome = await run_followup_call(

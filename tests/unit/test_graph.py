@@ -20,7 +20,7 @@ from ivr.flows.graph import emergency_path, flow_to_dot
 from ivr.flows.loader import load_flow_set_or_raise
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.safety import Graph
-from ivr.flows.schema import FlowFile
+from ivr.flows.schema import flow_file
 from ivr.flows.yaml_source import Source
 
 MAIN = """\
@@ -302,7 +302,7 @@ def test_cli_says_clearly_when_dot_is_missing(flows_dir: Path, tmp_path: Path,
 def test_only_the_branches_that_reach_emergency_are_red_even_in_an_unchecked_set() -> None:
     """flow_to_dot is pure: given a set that skipped validation (urgency 1 may reach a
     person, IVR202), it still marks only the parts that really end at the emergency lane."""
-    spec = FlowFile.model_validate(yaml.safe_load("""
+    spec = flow_file().model_validate(yaml.safe_load("""
         flow: x
         languages: [en-US]
         start: triage

@@ -20,13 +20,6 @@ ANSWERED = QueueOutcome("ANSWERED", "PJSIP/1001")
 NUMBER = "13800138000"
 
 
-class AgiLikeFake(FakeChannel):
-    """run_call needs the AGI-only extras (variables after hangup)."""
-
-    async def get_variable(self, name: str, after_hangup: bool = False) -> str | None:
-        return self.variables.get(name)
-
-
 @pytest.fixture(scope="module")
 def flow_set():
     return load_flow_set_or_raise([FLOWS / "valid"], FLOWS / "prompts")
@@ -43,7 +36,7 @@ CALLS = itertools.count(1)
 
 
 async def call(recorder, flow_set, tmp_path, keys, flow="records", number=NUMBER):
-    ch = AgiLikeFake(keys=keys, queues={"operator": ANSWERED, "general_medicine": ANSWERED,
+    ch = FakeChannel(keys=keys, queues={"operator": ANSWERED, "general_medicine": ANSWERED,
                                         "emergency": ANSWERED, "respiratory": ANSWERED},
                      uniqueid=f"fake-{next(CALLS)}", caller_number=number)
     runner = FlowRunner(recorder, RuleTriager())
@@ -158,7 +151,7 @@ async def test_the_call_count_is_not_capped_by_the_calls_listed(recorder):
 
 
 def test_history_says_how_each_past_call_ended():
-    from ivr.flows.runner import outcome_words
+    from ivr.flows.steps.history import outcome_words
 
     assert outcome_words("routed", "en-US") == "the call ended while you waited for our staff"
     assert outcome_words("unanswered:TIMEOUT", "zh-CN") == "当时工作人员未能接听"
@@ -172,7 +165,7 @@ async def test_a_survey_answer_the_recogniser_rejected_is_not_a_score(recorder, 
         if key == "3":  # the menu: the survey
             return Heard(dtmf=key)
         return Heard(text="five", confidence=0.0)  # forced onto a grammar word
-    monkeypatch.setattr(AgiLikeFake, "hear", out_of_grammar)
+    monkeypatch.setattr(FakeChannel, "hear", out_of_grammar)
     _, record, _ = await call(recorder, flow_set, tmp_path, ["3", "x", "x"])
     assert {(a.dimension, a.score) for a in record.survey_answers} == {
         ("patience", None), ("accuracy", None)}

@@ -1,0 +1,179 @@
+"""The one listening path: every step that hears the caller goes through ``collect``.
+
+Prompt out, barge-in, keys and speech together, the flow's emergency key,
+retries with the no-input / no-match prompts, "are you still there?" at the
+first silence, and the key pressed during an earlier prompt carried to the
+next question. Everything the caller does passes through :func:`heard`, the
+single place where a key or an utterance is recorded (and screened).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from ivr.telephony.channel import Heard
+
+if TYPE_CHECKING:
+    from ivr.flows.context import StepContext
+    from ivr.flows.steps.base import Fallback
+
+log = logging.getLogger(__name__)
+
+STILL_THERE = "still_there"  # prompt id said at the first silence, when the catalog has it
+T = TypeVar("T")
+Missed = Literal["no_input", "no_match"]
+
+
+@dataclass(frozen=True)
+class Listen:
+    """How one question is asked."""
+
+    prompt: str  # prompt id
+    retry_prompt: str | None = None  # said instead of ``prompt`` from the second attempt
+    phrases: list[str] | None = None  # what the recogniser should expect (grammar mode)
+    timeout: float | None = None  # the step's; the caller's profile is a floor
+    max_seconds: float = 8  # longest utterance
+    keys_only: bool = False  # keypad only (dates of birth, yes-by-key offers)
+    max_digits: int = 1
+    pending: Literal["take", "drop"] = "take"  # a key pressed during an earlier prompt
+    score_voice: bool = False  # free answers: how urgent the voice sounds
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the caller did at one attempt: a key, words, or nothing."""
+
+    key: str = ""
+    words: str = ""
+    confidence: float = 0.0
+    barge_in: bool = False  # the key was pressed during an earlier prompt
+
+    @property
+    def empty(self) -> bool:
+        return not self.key and not self.words
+
+
+@dataclass(frozen=True)
+class Collected(Generic[T]):
+    """How a question ended: an answer, the emergency key, or retries used up."""
+
+    value: T | None = None
+    emergency: str | None = None  # the flow's emergency step
+    missed: Missed | None = None
+    reply: Reply = Reply()
+
+
+Interpret = Callable[[Reply], "T | Awaitable[T | None] | None"]
+
+
+async def collect(ctx: StepContext, listen: Listen, interpret: Interpret[T], *,
+                  retries: int = 0,
+                  fallbacks: Mapping[str, Fallback] | None = None) -> Collected[T]:
+    """Ask until ``interpret`` accepts a reply (not None), at most ``retries`` + 1 times."""
+    missed: Missed = "no_input"
+    reply = Reply()
+    for attempt in range(retries + 1):
+        prompt = listen.retry_prompt if attempt and listen.retry_prompt else listen.prompt
+        reply, emergency = await ask(ctx, listen, prompt)
+        if emergency:
+            return Collected(emergency=emergency, reply=reply)
+        value = interpret(reply)
+        if inspect.isawaitable(value):
+            value = await value
+        if value is not None:
+            return Collected(value=value, reply=reply)  # type: ignore[arg-type]
+        missed = "no_input" if reply.empty else "no_match"
+        await ctx.event(missed, dtmf=reply.key or reply.words, attempt=attempt + 1)
+        if attempt < retries:
+            await _before_retry(ctx, fallbacks, missed, attempt)
+    return Collected(missed=missed, reply=reply)
+
+
+async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, str | None]:
+    """One attempt: the reply, and the emergency step if the caller pressed its key."""
+    state = ctx.state
+    if state.pending_digit:
+        key, state.pending_digit = state.pending_digit, None
+        if listen.pending == "take":
+            return await heard(ctx, Heard(dtmf=key), listen, barge_in=True)
+    text = ctx.text(prompt)
+    await ctx.event("prompt", text, prompt=prompt, lang=state.lang)
+    if listen.keys_only:
+        key = await state.channel.collect_digits(text, listen.max_digits,
+                                                 state.timeout(listen.timeout),
+                                                 state.lang, state.rate)
+        return await heard(ctx, Heard(dtmf=key), listen)
+    answer = await state.channel.hear(text, state.lang, state.rate,
+                                      timeout=state.timeout(listen.timeout),
+                                      max_seconds=listen.max_seconds, phrases=listen.phrases)
+    return await heard(ctx, answer, listen)
+
+
+async def pressed(ctx: StepContext, key: str) -> str | None:
+    """A key pressed during a prompt nobody asked a question with (``say``, ``play``):
+    the emergency step for the emergency key, otherwise kept for the next question."""
+    _reply, emergency = await heard(ctx, Heard(dtmf=key), Listen(prompt=""), record=False)
+    if not emergency:
+        ctx.state.pending_digit = key
+    return emergency
+
+
+async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bool = False,
+                record: bool = True) -> tuple[Reply, str | None]:
+    """Every key and every utterance of every step passes here, recorded one way.
+
+    ``record=False``: a key kept for the next question is recorded when that
+    question takes it (so it is recorded once), unless it is the emergency key.
+    """
+    key = answer.dtmf
+    emergency = None
+    if key and (len(key) == 1 or listen.max_digits == 1):
+        emergency = ctx.emergency_step(key[:1])
+    if answer.text:
+        await _record_words(ctx, answer, listen.score_voice)
+    if key and (record or emergency):
+        detail: dict[str, Any] = {"dtmf": key, "barge_in": barge_in or answer.barged_in}
+        if emergency:
+            detail["emergency_key"] = True
+        await ctx.event("input", **detail)
+    return Reply(key=key, words=answer.text, confidence=answer.confidence,
+                 barge_in=barge_in or answer.barged_in), emergency
+
+
+async def _record_words(ctx: StepContext, answer: Heard, score_voice: bool) -> None:
+    """The words (masked when stored) and the audio, sealed. ``score_voice`` (free
+    answers, which triage reads): how urgent the voice sounds against the caller's
+    own first seconds, kept in ``acoustic_urgency``."""
+    state = ctx.state
+    acoustic: dict[str, Any] = {}
+    if answer.audio:
+        state.voice.add(answer.audio)
+        if score_voice:
+            try:
+                found = await asyncio.to_thread(state.voice.urgency)
+            except ImportError:  # the light EAGI install: words and keys only
+                log.debug("acoustic urgency unavailable here", exc_info=True)
+            else:
+                state.vars["acoustic_urgency"] = max(
+                    found.score, float(state.vars.get("acoustic_urgency", 0.0)))
+                acoustic = {"acoustic": found.score, "acoustic_drivers": found.drivers[:3]}
+    await ctx.event("turn", answer.text, confidence=round(answer.confidence, 3),
+                    barged_in=answer.barged_in, speech_ms=answer.speech_ms, **acoustic)
+    if answer.audio:
+        await ctx.recorder.recording(state.call_id, answer.audio)
+
+
+async def _before_retry(ctx: StepContext, fallbacks: Mapping[str, Fallback] | None,
+                        missed: Missed, attempt: int) -> None:
+    """Silence first gets "are you still there?"; then the step's own sorry-prompt."""
+    fallback = (fallbacks or {}).get(missed)
+    prompt = fallback.prompt if fallback else None
+    if missed == "no_input" and attempt == 0 and fallbacks and ctx.has_prompt(STILL_THERE):
+        prompt = STILL_THERE
+    if prompt:
+        await ctx.speak(prompt)

@@ -1,0 +1,73 @@
+"""Handing the caller to people: queues with escalation, extensions, the emergency lane.
+
+The law of the engine: a queue that cannot take the caller escalates to the
+operator, then to the emergency team; nothing here ends a call in silence.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ivr.flows.context import fill
+from ivr.telephony.channel import QueueOutcome
+
+if TYPE_CHECKING:
+    from ivr.flows.context import StepContext
+    from ivr.flows.steps.route import Step as Route
+
+
+def escalation_chain(queue: str) -> list[str]:
+    """Queues to try, in order, when ``queue`` cannot take the caller."""
+    if queue == "emergency":
+        return ["emergency"]
+    if queue in ("operator", "crisis"):
+        return [queue, "emergency"]
+    return [queue, "operator", "emergency"]
+
+
+async def to_people(ctx: StepContext, step: Route) -> str:
+    """Where a ``route`` step sends the caller; returns the call's outcome."""
+    state = ctx.state
+    summary = fill(step.summary or "", state.vars)
+    if state.vars.get("caller.history"):  # the agent sees what the caller said before
+        # no colon: some SIP phones cut a header value at the first one
+        summary = f"{summary} | history {state.vars['caller.history']}".lstrip(" |")
+    if step.extension:
+        await ctx.event("route", step="", extension=step.extension, summary=summary)
+        await ctx.recorder.update(state.call_id, queue=f"ext:{step.extension}",
+                                  outcome="routed")
+        result = await state.channel.dial(step.extension, summary=summary,
+                                          call_id=state.call_id)
+        if result.answered:
+            await ctx.recorder.update(state.call_id, outcome="answered", agent=result.agent)
+            await state.channel.hangup()
+            return "answered"
+        return await to_human(ctx, "operator", max(step.priority, 3), summary)
+    if step.emergency:
+        return await to_human(ctx, "emergency", 10, summary)
+    if step.triaged:
+        dept = str(state.vars.get("triage.department", "general_medicine"))
+        prio = int(state.vars.get("triage.priority", step.priority))
+        return await to_human(ctx, dept, max(prio, step.priority), summary)
+    return await to_human(ctx, str(step.queue), step.priority, summary)
+
+
+async def to_human(ctx: StepContext, queue: str, priority: int, summary: str) -> str:
+    """Queue the caller; if the queue cannot take them, escalate until someone does."""
+    state = ctx.state
+    result: QueueOutcome | None = None
+    for attempt, q in enumerate(escalation_chain(queue)):
+        await ctx.event("route", step=q, queue=q, priority=priority, summary=summary,
+                        escalation=attempt > 0)
+        await ctx.recorder.update(state.call_id, queue=q, queue_priority=priority,
+                                  department=q if attempt else None, outcome="routed")
+        result = await state.channel.transfer_to_queue(
+            q, priority, summary=summary, call_id=state.call_id)
+        await ctx.event("queue", step=q, queue=q, priority=priority,
+                        status=result.status, agent=result.agent)
+        if result.answered:
+            await ctx.recorder.update(state.call_id, outcome="answered", agent=result.agent)
+            await state.channel.hangup()
+            return "answered"
+    # Not marked done: the dialplan's own fallback (operator, emergency) takes over.
+    return f"unanswered:{result.status if result else 'none'}"

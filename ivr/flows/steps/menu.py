@@ -1,0 +1,111 @@
+"""``menu``: the caller chooses by key or by voice, with retries."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import ConfigDict, Field, model_validator
+
+from ivr.flows.listening import Listen, Reply, collect
+from ivr.flows.steps.base import (
+    Edge,
+    Fallback,
+    Finding,
+    Path,
+    PromptId,
+    Result,
+    Scope,
+    Seconds,
+    StepBase,
+    StepId,
+    Strict,
+)
+from ivr.triage.keywords import phrase_key
+
+if TYPE_CHECKING:
+    from ivr.flows.context import StepContext
+
+
+class MenuOption(Strict):
+    key: str | None = Field(None, pattern=r"^[0-9*#]$", description="The DTMF key.")
+    say: list[str] = Field(default_factory=list, description="Phrases a caller may say.")
+    goto: StepId
+    set: dict[str, str] = Field(default_factory=dict, description="Variables to set.")
+
+    @model_validator(mode="after")
+    def _key_or_phrase(self) -> MenuOption:
+        if self.key is None and not self.say:
+            raise ValueError("an option needs a 'key' or 'say' phrases")
+        return self
+
+
+class Step(StepBase):
+    """Ask the caller to choose, by key or by voice, with retries."""
+
+    type: Literal["menu"]
+    prompt: PromptId
+    options: list[MenuOption] = Field(min_length=1)
+    timeout: Seconds | None = None
+    retries: int | None = Field(None, ge=0, le=5)
+    barge_in: bool = True
+    no_input: Fallback
+    no_match: Fallback
+    model_config = ConfigDict(title="Menu", json_schema_extra={"examples": [{
+        "type": "menu", "prompt": "main_menu",
+        "options": [{"key": "1", "say": ["appointment"], "goto": "appointments"}],
+        "no_input": {"prompt": "sorry_no_input", "goto": "to_operator"},
+        "no_match": {"prompt": "sorry_no_match", "goto": "to_operator"}}]})
+    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt",)
+    drawn_as: ClassVar[str] = "decision"
+
+    def exits(self) -> list[Edge]:
+        out = [Edge(o.key or "/".join(o.say[:1]), o.goto, ("options", i, "goto"))
+               for i, o in enumerate(self.options)]
+        return [*out, Edge("no input", self.no_input.goto, ("no_input", "goto")),
+                Edge("no match", self.no_match.goto, ("no_match", "goto"))]
+
+    def answer_keys(self) -> list[tuple[str, Path]]:
+        return [(o.key, ("options", i, "key")) for i, o in enumerate(self.options)
+                if o.key is not None]
+
+    def check(self, scope: Scope) -> list[Finding]:
+        out: list[Finding] = []
+        keys: dict[str, int] = {}
+        phrases: dict[str, int] = {}
+        for i, opt in enumerate(self.options):
+            if opt.key is not None:
+                if opt.key in keys:
+                    out.append(Finding(("options", i, "key"), "IVR106",
+                                       f"key '{opt.key}' is already option {keys[opt.key] + 1}"))
+                keys.setdefault(opt.key, i)
+            for phrase in opt.say:
+                norm = " ".join(phrase.lower().split())
+                if norm in phrases and phrases[norm] != i:
+                    out.append(Finding(("options", i, "say"), "IVR106",
+                                       f"phrase '{phrase}' already selects option "
+                                       f"{phrases[norm] + 1}"))
+                phrases.setdefault(norm, i)
+        return out
+
+    def option_for(self, reply: Reply) -> MenuOption | None:
+        """The option chosen by a key, or by words containing one of its phrases."""
+        if reply.key:
+            return next((o for o in self.options if o.key == reply.key), None)
+        if reply.words:
+            said = phrase_key(reply.words)
+            for option in self.options:
+                if any(phrase_key(p) and phrase_key(p) in said for p in option.say):
+                    return option
+        return None
+
+    async def run(self, ctx: StepContext) -> Result:
+        phrases = [p for o in self.options for p in o.say] or None
+        got = await collect(ctx, Listen(self.prompt, phrases=phrases, timeout=self.timeout),
+                            self.option_for, retries=ctx.state.retries(self.retries),
+                            fallbacks={"no_input": self.no_input, "no_match": self.no_match})
+        if got.emergency:
+            return got.emergency, None
+        if got.value is None:
+            return getattr(self, got.missed or "no_input").goto, None
+        await ctx.assign(got.value.set)
+        return got.value.goto, None

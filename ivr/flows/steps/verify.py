@@ -1,0 +1,56 @@
+"""``verify``: the caller proves they are the patient before anything personal is read."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from ivr.flows.listening import Listen, Reply, collect
+from ivr.flows.steps.base import Edge, PromptId, Result, Seconds, StepBase, StepId
+
+if TYPE_CHECKING:
+    from ivr.flows.context import StepContext
+
+
+class Step(StepBase):
+    """Check that the caller is the patient (date of birth by keypad, for the number they
+    call from) before anything personal is read out."""
+
+    type: Literal["verify"]
+    prompt: PromptId = Field(description="Asks for the date of birth as 8 digits.")
+    retry_prompt: PromptId | None = None
+    retries: int | None = Field(None, ge=0, le=5)
+    timeout: Seconds | None = None
+    verified: StepId
+    failed: StepId
+    model_config = ConfigDict(title="Verify")
+    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt", "retry_prompt")
+    drawn_as: ClassVar[str] = "decision"
+
+    def exits(self) -> list[Edge]:
+        return [Edge("verified", self.verified, ("verified",)),
+                Edge("failed", self.failed, ("failed",))]
+
+    async def run(self, ctx: StepContext) -> Result:
+        attempts = 0
+
+        async def check(reply: Reply) -> bool | None:
+            nonlocal attempts
+            attempts += 1
+            ok = len(reply.key) == 8 and await asyncio.to_thread(
+                ctx.recorder.verify_patient, ctx.channel.caller_number, reply.key)
+            await ctx.event("verify", verified=ok, attempt=attempts)
+            return True if ok else None
+
+        # A key pressed during an earlier prompt is not a date of birth: dropped.
+        listen = Listen(self.prompt, retry_prompt=self.retry_prompt, timeout=self.timeout,
+                        keys_only=True, max_digits=8, pending="drop")
+        got = await collect(ctx, listen, check, retries=ctx.state.retries(self.retries))
+        if got.emergency:
+            return got.emergency, None
+        if got.value:
+            ctx.vars["caller.verified"] = True
+            return self.verified, None
+        return self.failed, None
