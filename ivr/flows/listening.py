@@ -20,7 +20,7 @@ from ivr.telephony.channel import Heard
 
 if TYPE_CHECKING:
     from ivr.flows.context import StepContext
-    from ivr.flows.steps.base import Fallback
+    from ivr.flows.steps.base import Fallback, Result
 
 log = logging.getLogger(__name__)
 
@@ -60,10 +60,10 @@ class Reply:
 
 @dataclass(frozen=True)
 class Collected(Generic[T]):
-    """How a question ended: an answer, the emergency key, or retries used up."""
+    """How a question ended: an answer, a diversion, or retries used up."""
 
     value: T | None = None
-    emergency: str | None = None  # the flow's emergency step
+    diverted: Result | None = None  # what the step returns at once (the emergency key)
     missed: Missed | None = None
     reply: Reply = Reply()
 
@@ -79,9 +79,9 @@ async def collect(ctx: StepContext, listen: Listen, interpret: Interpret[T], *,
     reply = Reply()
     for attempt in range(retries + 1):
         prompt = listen.retry_prompt if attempt and listen.retry_prompt else listen.prompt
-        reply, emergency = await ask(ctx, listen, prompt)
-        if emergency:
-            return Collected(emergency=emergency, reply=reply)
+        reply, diverted = await ask(ctx, listen, prompt)
+        if diverted:
+            return Collected(diverted=diverted, reply=reply)
         value = interpret(reply)
         if inspect.isawaitable(value):
             value = await value
@@ -94,8 +94,8 @@ async def collect(ctx: StepContext, listen: Listen, interpret: Interpret[T], *,
     return Collected(missed=missed, reply=reply)
 
 
-async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, str | None]:
-    """One attempt: the reply, and the emergency step if the caller pressed its key."""
+async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, Result | None]:
+    """One attempt: the reply, and where the call goes instead if it is diverted."""
     state = ctx.state
     if state.pending_digit:
         key, state.pending_digit = state.pending_digit, None
@@ -114,18 +114,19 @@ async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, str
     return await heard(ctx, answer, listen)
 
 
-async def pressed(ctx: StepContext, key: str) -> str | None:
+async def pressed(ctx: StepContext, key: str) -> Result | None:
     """A key pressed during a prompt nobody asked a question with (``say``, ``play``):
-    the emergency step for the emergency key, otherwise kept for the next question."""
-    _reply, emergency = await heard(ctx, Heard(dtmf=key), Listen(prompt=""), record=False)
-    if not emergency:
+    diverted for the emergency key, otherwise kept for the next question."""
+    _reply, diverted = await heard(ctx, Heard(dtmf=key), Listen(prompt=""), record=False)
+    if not diverted:
         ctx.state.pending_digit = key
-    return emergency
+    return diverted
 
 
 async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bool = False,
-                record: bool = True) -> tuple[Reply, str | None]:
-    """Every key and every utterance of every step passes here, recorded one way.
+                record: bool = True) -> tuple[Reply, Result | None]:
+    """Every key and every utterance of every step passes here, recorded one way;
+    the result is where the call goes instead of the step's answer, if anywhere.
 
     ``record=False``: a key kept for the next question is recorded when that
     question takes it (so it is recorded once), unless it is the emergency key.
@@ -141,8 +142,9 @@ async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bo
         if emergency:
             detail["emergency_key"] = True
         await ctx.event("input", **detail)
-    return Reply(key=key, words=answer.text, confidence=answer.confidence,
-                 barge_in=barge_in or answer.barged_in), emergency
+    reply = Reply(key=key, words=answer.text, confidence=answer.confidence,
+                  barge_in=barge_in or answer.barged_in)
+    return reply, ((emergency, None) if emergency else None)
 
 
 async def _record_words(ctx: StepContext, answer: Heard, score_voice: bool) -> None:

@@ -80,8 +80,8 @@ class Step(StepBase):
                         score_voice=self.mode == "free")
         got = await collect(ctx, listen, self.value_of, retries=ctx.state.retries(self.retries),
                             fallbacks={"no_input": self.no_input, "no_match": self.no_match})
-        if got.emergency:
-            return got.emergency, None
+        if got.diverted:
+            return got.diverted
         if got.value is None:
             return getattr(self, got.missed or "no_input").goto, None
         ctx.vars[self.into] = got.value

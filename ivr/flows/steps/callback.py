@@ -40,8 +40,8 @@ class Step(StepBase):
     async def run(self, ctx: StepContext) -> Result:
         got = await collect(ctx, Listen(self.prompt, keys_only=True),
                             lambda reply: reply.key == self.accept_key)
-        if got.emergency:
-            return got.emergency, None
+        if got.diverted:
+            return got.diverted
         if not got.value:
             await ctx.event("callback", accepted=False, dtmf=got.reply.key)
             return self.declined, None

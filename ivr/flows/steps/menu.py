@@ -103,8 +103,8 @@ class Step(StepBase):
         got = await collect(ctx, Listen(self.prompt, phrases=phrases, timeout=self.timeout),
                             self.option_for, retries=ctx.state.retries(self.retries),
                             fallbacks={"no_input": self.no_input, "no_match": self.no_match})
-        if got.emergency:
-            return got.emergency, None
+        if got.diverted:
+            return got.diverted
         if got.value is None:
             return getattr(self, got.missed or "no_input").goto, None
         await ctx.assign(got.value.set)

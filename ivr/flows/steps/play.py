@@ -34,6 +34,6 @@ class Step(StepBase):
     async def run(self, ctx: StepContext) -> Result:
         await ctx.event("prompt", sound=self.sound)
         key = await ctx.channel.play(self.sound, ALL_KEYS if self.barge_in else "")
-        if key and (emergency := await pressed(ctx, key)):
-            return emergency, None
+        if key and (diverted := await pressed(ctx, key)):
+            return diverted
         return self.next, None

@@ -29,6 +29,6 @@ class Step(StepBase):
 
     async def run(self, ctx: StepContext) -> Result:
         key = await ctx.speak(self.prompt, self.barge_in)
-        if key and (emergency := await pressed(ctx, key)):
-            return emergency, None
+        if key and (diverted := await pressed(ctx, key)):
+            return diverted
         return self.next, None

@@ -59,8 +59,8 @@ class Step(StepBase):
                 return int(key) if key.isdigit() and 1 <= int(key) <= q.scale else None
 
             got = await collect(ctx, listen, score)
-            if got.emergency:
-                return got.emergency, None
+            if got.diverted:
+                return got.diverted
             answers[q.id] = got.value
             modes[q.id] = "speech" if got.reply.words and got.reply.confidence > 0 else "dtmf"
             ctx.vars[f"survey.{q.id}"] = got.value

@@ -48,8 +48,8 @@ class Step(StepBase):
         listen = Listen(self.prompt, retry_prompt=self.retry_prompt, timeout=self.timeout,
                         keys_only=True, max_digits=8, pending="drop")
         got = await collect(ctx, listen, check, retries=ctx.state.retries(self.retries))
-        if got.emergency:
-            return got.emergency, None
+        if got.diverted:
+            return got.diverted
         if got.value:
             ctx.vars["caller.verified"] = True
             return self.verified, None
