@@ -74,7 +74,8 @@ class Engine:
         self.flows.load()  # raises with every finding if the flows are invalid at start
         self.flows.start_watching()
         # migrates, may replay a journal: seconds on a slow or absent database server
-        self.recorder = await asyncio.to_thread(CallRecorder, s.database_url)
+        # keys, journal and recordings under this engine's state folder, not the default's
+        self.recorder = await asyncio.to_thread(CallRecorder, s.database_url, settings=s)
         self.recorder.listeners.extend(self.listeners)
         self._replayer = asyncio.ensure_future(self._replay_journal(self.recorder))
         host_sounds, seen_sounds = self.pbx.sounds_dir

@@ -110,11 +110,13 @@ def check(url: str | None) -> None:
               help="Journal file (default: the one the engine uses for this database).")
 def replay(url: str | None, journal_path: Path | None) -> None:
     """Put call records journalled during a database outage into the database."""
+    from ivr.settings import load_settings
     from ivr.store.journal import Journal, default_journal_path
     from ivr.store.recorder import commit_op
 
-    url = _url(url)
-    journal = Journal(journal_path or default_journal_path(url))
+    settings = load_settings()
+    url = url or settings.database_url
+    journal = Journal(journal_path or default_journal_path(url, settings))
     if not journal.pending():
         click.echo(f"journal {journal.path}: empty, nothing to replay")
         return

@@ -122,8 +122,8 @@ def add(number: str, kind: str, after: str, deadline: str, flow: str, reason: st
         raise click.BadParameter("the deadline comes before the first call",
                                  param_hint="--deadline")
     followup_id, masked = asyncio.run(_create(
-        db_url or settings.database_url, number=number, kind=kind, flow=flow, due_at=now + due_in,
-        deadline_at=now + until, reason=reason, language=language,
+        settings, db_url or settings.database_url, number=number, kind=kind, flow=flow,
+        due_at=now + due_in, deadline_at=now + until, reason=reason, language=language,
         created_by=f"staff:{by}", max_attempts=max_attempts))
     tz = ZoneInfo(settings.followups.timezone)
     click.echo(f"follow-up {followup_id[:8]} opened: {kind} for {masked}, first call "
@@ -131,10 +131,10 @@ def add(number: str, kind: str, after: str, deadline: str, flow: str, reason: st
                f" flow {flow}")
 
 
-async def _create(db_url: str, **fields: Any) -> tuple[str, str]:
+async def _create(settings: Settings, db_url: str, **fields: Any) -> tuple[str, str]:
     from ivr.store.recorder import CallRecorder
 
-    recorder = CallRecorder(db_url)
+    recorder = CallRecorder(db_url, settings=settings)  # the engine's keyring seals the number
     try:
         followup_id = await recorder.create_followup(**fields)
         return followup_id, recorder.privacy.display_number(fields["number"])

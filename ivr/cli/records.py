@@ -32,9 +32,10 @@ def _engine(db_url: str | None) -> Engine:
 
 
 def _privacy() -> Any:
+    """The keyring and masking of the configured state folder (the engine's)."""
     from ivr.privacy.records import records_privacy
 
-    return records_privacy()
+    return records_privacy(load_settings().state_dir)
 
 
 def _authorize(engine: Engine, action: Action, target: str = "",
@@ -333,7 +334,7 @@ def patients_add(number: str, dob: str, mrn: str, db_url: str | None) -> None:
     settings = load_settings()
     engine = _engine(db_url)
     _authorize(engine, Action.MANAGE_STAFF, "patient registry")
-    recorder = CallRecorder(db_url or settings.database_url)
+    recorder = CallRecorder(db_url or settings.database_url, settings=settings)
     try:
         recorder.add_patient(number, dob, mrn)
     finally:

@@ -15,7 +15,7 @@ from typing import Any
 from ivr.privacy import sealed
 from ivr.privacy.hashing import hash_number
 from ivr.privacy.keyring import Keyring
-from ivr.privacy.masking import Masker, mask_number
+from ivr.privacy.masking import Masker, default_masker, mask_number
 
 
 class RecordsPrivacy:
@@ -62,11 +62,15 @@ def _cached(state_dir: Path) -> RecordsPrivacy:
     return RecordsPrivacy(Masker.from_file(), Keyring.from_environment(state_dir))
 
 
-def records_privacy(state_dir: Path | None = None) -> RecordsPrivacy:
+def records_privacy(state_dir: Path) -> RecordsPrivacy:
     """From ``privacy.yaml`` and the keyring (``IVR_KEYRING``/``IVR_KEYRING_FILE`` or
-    ``<state_dir>/keys.json``, created on first use)."""
-    if state_dir is None:
-        from ivr.settings import load_settings
-
-        state_dir = load_settings().state_dir
+    ``<state_dir>/keys.json``, created on first use). The caller names the state folder
+    (``settings.state_dir``): an engine with its own folder keeps its own keys."""
     return _cached(Path(state_dir))
+
+
+def ephemeral_privacy() -> RecordsPrivacy:
+    """The same rules with a fresh in-memory keyring, for records that live no longer
+    than the process (simulations): nothing is written, and nothing sealed here can be
+    opened later, which is the point."""
+    return RecordsPrivacy(default_masker(), Keyring.generate())

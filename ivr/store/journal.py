@@ -31,29 +31,34 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
 from ivr.store.database import is_unreachable, redacted
+
+if TYPE_CHECKING:
+    from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Op = dict[str, Any]
 
 
-def default_journal_path(url: str, state_dir: Path | None = None) -> Path:
-    """``<state_dir>/journal/records.jsonl`` for the configured database. A journal belongs
-    to one database: any other URL (a test's, a simulation's) gets its own file, so its
-    replay can never pour the line's records into the wrong database."""
-    from ivr.settings import load_settings
-
-    settings = load_settings()
-    folder = (state_dir or settings.state_dir) / "journal"
-    if make_url(url) == make_url(settings.database_url):
+def journal_path(url: str, state_dir: Path, configured_url: str | None = None) -> Path:
+    """``<state_dir>/journal/records.jsonl`` for the line's own database (``configured_url``).
+    A journal belongs to one database: any other URL (a test's, a simulation's) gets its
+    own file, so its replay can never pour the line's records into the wrong database."""
+    folder = state_dir / "journal"
+    if configured_url is not None and make_url(url) == make_url(configured_url):
         return folder / "records.jsonl"
     digest = hashlib.sha256(redacted(url).encode()).hexdigest()[:12]
     return folder / f"records-{digest}.jsonl"
+
+
+def default_journal_path(url: str, settings: Settings) -> Path:
+    """The journal the engine, ``ivr-eagi`` and ``ivr db replay`` share for ``url``."""
+    return journal_path(url, settings.state_dir, settings.database_url)
 
 
 @dataclass

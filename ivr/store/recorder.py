@@ -26,9 +26,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
@@ -36,6 +37,7 @@ from ivr.store import history
 from ivr.store.database import is_memory, is_unreachable, make_engine, migrate, redacted
 from ivr.store.history import CallerHistory
 from ivr.store.journal import Journal, ReplayResult, default_journal_path
+from ivr.store.journal import journal_path as journal_file_for
 from ivr.store.models import (
     Call,
     CallEvent,
@@ -45,6 +47,9 @@ from ivr.store.models import (
     utcnow,
 )
 from ivr.store.projections import parse_time, project
+
+if TYPE_CHECKING:
+    from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -69,22 +74,58 @@ class RecordPrivacy(Protocol):
     def open_number(self, sealed: bytes, context: str) -> str: ...
 
 
-def default_privacy() -> RecordPrivacy:
-    from ivr.privacy.records import records_privacy
+def state_folder(url: str, settings: Settings | None) -> Path | None:
+    """Where a recorder keeps its keys and journal: the settings' state folder; without
+    settings, the folder of a SQLite file (a test's, a tool's); none for an in-memory or
+    a server database, whose state must be named explicitly."""
+    if settings is not None:
+        return settings.state_dir
+    return _sqlite_folder(url)
 
-    return records_privacy()
+
+def default_privacy(url: str, settings: Settings | None = None) -> RecordPrivacy:
+    """The keyring of the state folder; an in-memory database gets a throw-away keyring
+    (simulations write nothing). A server database without settings is refused: records
+    hashed with a key nobody kept could never be looked up again."""
+    from ivr.privacy.records import ephemeral_privacy, records_privacy
+
+    folder = state_folder(url, settings)
+    if folder is not None:
+        return records_privacy(folder)
+    if is_memory(url):
+        return ephemeral_privacy()
+    raise ValueError(f"call records in {redacted(url)} need settings (their state folder "
+                     "holds the keyring) or an explicit privacy")
 
 
-def default_recordings_dir(url: str) -> Path | None:
+def default_recordings_dir(url: str, settings: Settings | None = None) -> Path | None:
     """Beside a SQLite file; the state folder for a server; none for in-memory runs
-    (simulations keep no audio)."""
-    if url in ("sqlite://", "sqlite:///:memory:"):
+    (simulations keep no audio) or a server without settings (nowhere was named)."""
+    if is_memory(url):
         return None
-    if url.startswith("sqlite:///"):
-        return Path(url.removeprefix("sqlite:///")).parent / "recordings"
-    from ivr.settings import load_settings
+    beside = _sqlite_folder(url)
+    if beside is not None:
+        return beside / "recordings"
+    return settings.state_dir / "recordings" if settings is not None else None
 
-    return load_settings().state_dir / "recordings"
+
+def default_journal(url: str, settings: Settings | None = None) -> Path | None:
+    """``<state_dir>/journal/...`` (see ``ivr.store.journal.journal_path``); none for an
+    in-memory database, or a server one without settings (its writes then fail while it
+    is away instead of going to a journal nobody would replay)."""
+    if is_memory(url):
+        return None
+    if settings is not None:
+        return default_journal_path(url, settings)
+    folder = state_folder(url, None)
+    return journal_file_for(url, folder) if folder is not None else None
+
+
+def _sqlite_folder(url: str) -> Path | None:
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or is_memory(u):
+        return None
+    return Path(str(u.database)).parent
 
 
 # (asterisk uniqueid, call id, kind, step, detail): live traces, e.g. the demo's output
@@ -150,25 +191,31 @@ def commit_op(sessions: sessionmaker[Session], op: Op) -> None:
 
 
 class CallRecorder:
-    """Call records for the engine. ``journal_path``: where operations wait while the
-    database is unreachable (default: ``<state_dir>/journal/records.jsonl``, see
-    ``default_journal_path``); an in-memory database has no journal."""
+    """Call records for the engine. ``settings`` names where its state lives (keyring,
+    journal, recordings of a server database: ``settings.state_dir``); pass the
+    settings the engine runs with, never rely on the default ones. Without settings,
+    a SQLite file keeps its state beside it and ``CallRecorder("sqlite://")`` (the
+    simulator) writes nothing to disk. ``privacy``, ``recordings_dir`` and
+    ``journal_path`` override a piece (tests); ``journal_path``: where operations wait
+    while the database is unreachable (see ``default_journal``)."""
 
     def __init__(self, url: str, privacy: RecordPrivacy | None = None,
                  recordings_dir: Path | None = None, *,
+                 settings: Settings | None = None,
                  journal_path: Path | str | None = None,
                  replay_interval: float = REPLAY_INTERVAL) -> None:
         self.listeners: list[EventListener] = []
-        self.privacy = privacy or default_privacy()
-        self.recordings_dir = recordings_dir or default_recordings_dir(url)
+        self.privacy = privacy or default_privacy(url, settings)
+        self.recordings_dir = recordings_dir or default_recordings_dir(url, settings)
         self._uniqueid: dict[str, str] = {}
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
         self._seq: dict[str, int] = {}
         self.journal: Journal | None = None
-        if not is_memory(url):
-            self.journal = Journal(journal_path or default_journal_path(url))
+        journal_file = None if is_memory(url) else journal_path or default_journal(url, settings)
+        if journal_file is not None:
+            self.journal = Journal(journal_file)
         self.replay_interval = replay_interval
         self._last_replay = float("-inf")
         self._journalling = False

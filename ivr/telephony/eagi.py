@@ -290,7 +290,7 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
     prompts.use_recordings(store.recordings())
     recognizer = load_recognizer(settings) if use_asr and session.audio_fd is not None else None
     asr_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
-    recorder = CallRecorder(settings.database_url)
+    recorder = CallRecorder(settings.database_url, settings=settings)
     runner = FlowRunner(recorder, RuleTriager())
     channel = EagiChannel(session, prompts, recognizer, asr_pool)
     channel.watch_hangup()
@@ -309,8 +309,9 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
 
 def use_settings_file(path: str) -> None:
     """Read settings from ``path`` (TOML, like ``ivr.toml``) in this process and its
-    workers: what ``IVR_CONFIG`` does, for every ``load_settings()`` a call makes
-    (records, keyring, journal). The environment still overrides the file."""
+    workers: what ``IVR_CONFIG`` does, for the ``load_settings()`` at the start of a
+    call (whose settings reach the records, keyring and journal). The environment
+    still overrides the file."""
     os.environ["IVR_CONFIG"] = path
     settings_module = sys.modules.get("ivr.settings")
     if settings_module is not None:  # imported already: it read IVR_CONFIG at import

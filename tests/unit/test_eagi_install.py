@@ -90,7 +90,7 @@ def test_a_call_needs_nothing_left_out_of_the_root(tmp_path):
         assert recognizer is not None and "ko-KR" in recognizer.languages()
         synth = Synthesizer(Path({str(tmp_path / "sounds")!r}))
         PromptLibrary(synth, {str(tmp_path / "sounds")!r})
-        recorder = CallRecorder(settings.database_url)
+        recorder = CallRecorder(settings.database_url, settings=settings)
 
         async def call():
             call_id = await recorder.start("u1", "Local/x", "13800138000", "main", "v1")
