@@ -24,7 +24,7 @@ __all__ = [
     "End", "Error", "Event", "FollowUpBooked", "FollowUpCall", "Hangup", "History", "Input",
     "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt", "QueueCallerAbandon",
     "QueueCallerJoin", "QueueResult", "Route", "Schedule", "SetVars", "Start", "Step", "Stored",
-    "Subflow", "Survey", "Triage", "Turn", "Verify", "ami_event", "decode",
+    "Subflow", "Survey", "Triage", "Turn", "Verify", "ami_event", "decode", "decode_flat",
 ]
 
 AMI_PREFIX = "ami:"
@@ -250,7 +250,7 @@ class Triage(Event):
     reasons: list[str] = field(default_factory=list)
     crisis: bool = False
     ask_safety: bool = False
-    rules_version: int = 0
+    rules_version: int | None = None  # None: not in the row (hand-made events)
     symptoms: list[str] = field(default_factory=list)
 
     @classmethod
@@ -471,6 +471,14 @@ def decode(kind: str, step: str = "", text: str = "",
         return cls.from_stored(step, text, detail)
     except TypeError:  # a field given a value its constructor cannot take: keep it whole
         return Other(kind=kind, step=step or "", text=text or "", detail=dict(detail))
+
+
+def decode_flat(flat: dict[str, Any]) -> Event:
+    """From the flat dict live traces used before typed events: ``kind``, ``step``,
+    ``text`` (when not empty) and the detail keys side by side."""
+    rest = {k: v for k, v in flat.items() if k not in ("kind", "step", "text")}
+    return decode(str(flat.get("kind", "")), str(flat.get("step") or ""),
+                  str(flat.get("text") or ""), rest)
 
 
 def ami_event(name: str, **detail: Any) -> Event:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any
 
 import click
 
+from ivr import events as ev
 from ivr.pbx import PbxError
 from ivr.pbx.debian_root import RootBuildError
 from ivr.privacy.masking import mask_number
@@ -51,10 +51,9 @@ class Tracer:
         with self._lock:
             click.echo(f"{time.monotonic() - self.t0:6.1f}s  {label:<7} {text}")
 
-    def on_event(self, uniqueid: str, _call_id: str, kind: str, step: str,
-                 detail: dict[str, Any]) -> None:
+    def on_event(self, uniqueid: str, _call_id: str, event: ev.Event) -> None:
         label = self.labels.get(uniqueid, uniqueid[:8])
-        text = _describe(kind, step, detail)
+        text = _describe(event)
         if text:
             self.line(label, text)
 
@@ -63,34 +62,34 @@ class Tracer:
         self.line(f"agent {got.extension}", f"picks up; screen shows: {summary!r}")
 
 
-def _describe(kind: str, step: str, d: dict[str, Any]) -> str | None:
-    match kind:
-        case "start":
-            return f"call answered by the engine ({d.get('channel', '')})"
-        case "prompt":
-            text = str(d.get("text", ""))
-            return f"engine says: \"{text[:70]}{'...' if len(text) > 70 else ''}\""
-        case "input":
-            return f"caller pressed {d.get('dtmf')}" + (" (barge-in)" if d.get("barge_in") else "")
-        case "no_input":
-            return f"no answer at '{step}' (attempt {d.get('attempt')})"
-        case "no_match":
-            return f"invalid key {d.get('dtmf')!r} at '{step}'"
-        case "route":
-            esc = " (escalation)" if d.get("escalation") else ""
-            return f"routed to queue '{d.get('queue')}' with priority {d.get('priority')}{esc}"
-        case "ami:AgentCalled":
-            return f"ringing {d.get('member')} ({d.get('interface')})"
-        case "ami:AgentConnect":
-            return f"answered by {d.get('member')} after {d.get('holdtime')} s in queue"
-        case "ami:AgentComplete":
+def _describe(e: ev.Event) -> str | None:
+    """The trace line for one event; None: not shown."""
+    match e:
+        case ev.Start():
+            return f"call answered by the engine ({e.channel})"
+        case ev.Prompt():
+            return f"engine says: \"{e.text[:70]}{'...' if len(e.text) > 70 else ''}\""
+        case ev.Input():
+            return f"caller pressed {e.dtmf}" + (" (barge-in)" if e.barge_in else "")
+        case ev.NoInput():
+            return f"no answer at '{e.step}' (attempt {e.attempt})"
+        case ev.NoMatch():
+            return f"invalid key {e.dtmf!r} at '{e.step}'"
+        case ev.Route():
+            esc = " (escalation)" if e.escalation else ""
+            return f"routed to queue '{e.queue}' with priority {e.priority}{esc}"
+        case ev.AgentCalled():
+            return f"ringing {e.member} ({e.interface})"
+        case ev.AgentConnect():
+            return f"answered by {e.member} after {e.holdtime} s in queue"
+        case ev.AgentComplete():
             return "agent finished the conversation"
-        case "hangup":
+        case ev.Hangup():
             return "caller hung up"
-        case "error":
-            return f"error: {d.get('text')}"
-        case "end":
-            return f"call record closed: {d.get('outcome')}, {d.get('seconds') or 0:.1f} s"
+        case ev.Error():
+            return f"error: {e.text or None}"
+        case ev.End():
+            return f"call record closed: {e.outcome}, {e.seconds or 0:.1f} s"
     return None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ivr.events import Event, decode_flat
 from ivr.flows.loader import PROMPTS_DIR, load_flow_set, parse_flow_file
 from ivr.flows.simulator import CallerTurn, SimChannel, simulate
 
@@ -38,43 +39,9 @@ def _script(args: list[str]) -> list[CallerTurn]:
     return turns
 
 
-def _describe(e: dict[str, Any]) -> str | None:
-    kind, step = e["kind"], e.get("step", "")
-    match kind:
-        case "step":
-            return f"[{e.get('flow')}] {step} ({e.get('type')})"
-        case "prompt":
-            said = e.get("text") or f"<sound {e.get('sound')}>"
-            return f"    says: {said}"
-        case "input":
-            return f"    caller pressed {e.get('dtmf')}"
-        case "turn":
-            return f"    caller said: {e.get('text')!r}"
-        case "no_input" | "no_match":
-            return f"    {kind.replace('_', ' ')} (attempt {e.get('attempt')})"
-        case "triage":
-            return (f"    triage: urgency {e.get('urgency')}, {e.get('department')}, "
-                    f"priority {e.get('queue_priority')}: {'; '.join(e.get('reasons', []))}")
-        case "route":
-            return f"    -> queue {e.get('queue')} priority {e.get('priority')}: {e.get('summary')}"
-        case "queue":
-            return f"    queue result: {e.get('status')} {e.get('agent') or ''}".rstrip()
-        case "callback":
-            return f"    call-back {'accepted' if e.get('accepted') else 'declined'}"
-        case "survey":
-            return f"    survey answers: {e.get('answers')}"
-        case "schedule":
-            return f"    {'open' if e.get('open') else 'closed'} at {e.get('at')}"
-        case "subflow":
-            return f"    continues in flow {e.get('flow')}"
-        case "set":
-            return "    set " + ", ".join(f"{k}={v}" for k, v in e.items()
-                                           if k not in ("kind", "step"))
-        case "profile":
-            return f"    caller profile: {e.get('applied')}"
-        case "error":
-            return f"    ERROR: {e.get('text')}"
-    return None
+def _describe(e: dict[str, Any] | Event) -> str | None:
+    """The line printed for one event: the event's own ``describe()`` (``ivr.events``)."""
+    return (e if isinstance(e, Event) else decode_flat(e)).describe()
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})

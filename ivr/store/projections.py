@@ -4,6 +4,8 @@ The flow runner only says what happened (``turn``, ``triage``, ``queue``,
 ``survey``...); this module turns that into the tables staff and reports read
 (turns, triage decisions, queue results, survey answers). Keeping it here means
 one place knows the mapping, and a replayed event rebuilds exactly the same rows.
+Each row is read as its typed event (``ivr.events``), so the keys read here are the
+ones producers write.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr import events as ev
 from ivr.store.models import (
     Call,
     CallEvent,
@@ -24,14 +27,19 @@ from ivr.store.models import (
     Turn,
 )
 
-Projector = Callable[[Session, CallEvent], None]
+Projector = Callable[[Session, CallEvent, Any], None]
 
 
-def _prompt_before(s: Session, ev: CallEvent) -> str:
+def typed(row: CallEvent) -> ev.Event:
+    """The typed event a stored row holds."""
+    return ev.decode(row.kind, row.step, row.text, row.detail)
+
+
+def _prompt_before(s: Session, row: CallEvent) -> str:
     """The last thing the line said in this step: the question the caller answered."""
     return s.scalar(select(CallEvent.text).where(
-        CallEvent.call_id == ev.call_id, CallEvent.kind == "prompt",
-        CallEvent.step == ev.step, CallEvent.seq < ev.seq,
+        CallEvent.call_id == row.call_id, CallEvent.kind == ev.Prompt.kind,
+        CallEvent.step == row.step, CallEvent.seq < row.seq,
     ).order_by(CallEvent.seq.desc()).limit(1)) or ""
 
 
@@ -42,87 +50,85 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def _turn(s: Session, ev: CallEvent) -> None:
-    d = ev.detail
-    s.add(Turn(call_id=ev.call_id, seq=ev.seq, at=ev.at, step=ev.step,
-               prompt_text=_prompt_before(s, ev), transcript=ev.text,
-               confidence=d.get("confidence"), barged_in=bool(d.get("barged_in")),
-               speech_ms=_int(d.get("speech_ms")), listen_ms=_int(d.get("listen_ms"))))
+def _turn(s: Session, row: CallEvent, e: ev.Turn) -> None:
+    s.add(Turn(call_id=row.call_id, seq=row.seq, at=row.at, step=row.step,
+               prompt_text=_prompt_before(s, row), transcript=e.text,
+               confidence=e.confidence, barged_in=bool(e.barged_in),
+               speech_ms=_int(e.speech_ms), listen_ms=_int(e.listen_ms)))
 
 
-def _keys(s: Session, ev: CallEvent) -> None:
-    dtmf = str(ev.detail.get("dtmf") or "")
+def _keys(s: Session, row: CallEvent, e: ev.Input) -> None:
+    dtmf = str(e.dtmf or "")
     if dtmf:  # spoken answers are the 'turn' event before this one
-        s.add(Turn(call_id=ev.call_id, seq=ev.seq, at=ev.at, step=ev.step,
-                   prompt_text=_prompt_before(s, ev), dtmf=dtmf[:32],
-                   barged_in=bool(ev.detail.get("barge_in"))))
+        s.add(Turn(call_id=row.call_id, seq=row.seq, at=row.at, step=row.step,
+                   prompt_text=_prompt_before(s, row), dtmf=dtmf[:32],
+                   barged_in=bool(e.barge_in)))
 
 
-def _missed(s: Session, ev: CallEvent) -> None:
-    s.add(Turn(call_id=ev.call_id, seq=ev.seq, at=ev.at, step=ev.step,
-               prompt_text=_prompt_before(s, ev), dtmf=str(ev.detail.get("dtmf") or "")[:32],
-               outcome=ev.kind))
+def _missed(s: Session, row: CallEvent, e: ev.Missed) -> None:
+    s.add(Turn(call_id=row.call_id, seq=row.seq, at=row.at, step=row.step,
+               prompt_text=_prompt_before(s, row), dtmf=str(e.dtmf or "")[:32],
+               outcome=e.kind))
 
 
-def _triage(s: Session, ev: CallEvent) -> None:
-    d = ev.detail
+def _triage(s: Session, row: CallEvent, e: ev.Triage) -> None:
+    urgency = int(e.urgency)  # type: ignore[arg-type]  # a decision always has one
     s.add(TriageDecision(
-        call_id=ev.call_id, seq=ev.seq, at=ev.at, step=ev.step,
-        language=str(d.get("lang", "")), text=ev.text, urgency=int(d["urgency"]),
-        department=str(d["department"]), queue_priority=int(d.get("queue_priority") or 0),
-        crisis=bool(d.get("crisis")), symptoms=list(d.get("symptoms") or []),
-        reasons=list(d.get("reasons") or []), rules_version=str(d.get("rules_version", ""))))
-    call = s.get(Call, ev.call_id)
+        call_id=row.call_id, seq=row.seq, at=row.at, step=row.step,
+        language=str(e.lang), text=e.text, urgency=urgency,
+        department=str(e.department), queue_priority=int(e.queue_priority or 0),
+        crisis=bool(e.crisis), symptoms=list(e.symptoms or []),
+        reasons=list(e.reasons or []),
+        rules_version="" if e.rules_version is None else str(e.rules_version)))
+    call = s.get(Call, row.call_id)
     if call is not None:  # the most urgent level heard on the call is the call's level
-        urgency = int(d["urgency"])
         call.urgency = urgency if call.urgency is None else min(call.urgency, urgency)
 
 
-def _queue(s: Session, ev: CallEvent) -> None:
-    d = ev.detail
-    s.add(QueueResult(call_id=ev.call_id, seq=ev.seq, at=ev.at,
-                      queue=str(d.get("queue") or ev.step), priority=_int(d.get("priority")) or 0,
-                      status=str(d.get("status") or ""), agent=d.get("agent"),
-                      hold_seconds=_int(d.get("hold_seconds"))))
+def _queue(s: Session, row: CallEvent, e: ev.QueueResult) -> None:
+    s.add(QueueResult(call_id=row.call_id, seq=row.seq, at=row.at,
+                      queue=str(e.queue or row.step), priority=_int(e.priority) or 0,
+                      status=str(e.status or ""), agent=e.agent,
+                      hold_seconds=_int(e.hold_seconds)))
 
 
-def _survey(s: Session, ev: CallEvent) -> None:
-    d = ev.detail
-    modes = d.get("modes") or {}
-    for dimension, score in (d.get("answers") or {}).items():
-        s.add(SurveyAnswer(call_id=ev.call_id, seq=ev.seq, at=ev.at, survey=ev.step,
+def _survey(s: Session, row: CallEvent, e: ev.Survey) -> None:
+    modes = e.modes or {}
+    for dimension, score in (e.answers or {}).items():
+        s.add(SurveyAnswer(call_id=row.call_id, seq=row.seq, at=row.at, survey=row.step,
                            dimension=str(dimension), score=_int(score),
-                           scale=_int((d.get("scales") or {}).get(dimension)) or 5,
+                           scale=_int((e.scales or {}).get(dimension)) or 5,
                            mode=str(modes.get(dimension, "dtmf"))))
 
 
-def _agent_connect(s: Session, ev: CallEvent) -> None:
+def _agent_connect(s: Session, row: CallEvent, e: ev.AgentConnect) -> None:
     """Asterisk tells us the hold time only when an agent picks up."""
-    last = s.scalar(select(QueueResult).where(QueueResult.call_id == ev.call_id)
+    last = s.scalar(select(QueueResult).where(QueueResult.call_id == row.call_id)
                     .order_by(QueueResult.seq.desc()).limit(1))
-    hold = _int(ev.detail.get("holdtime"))
+    hold = _int(e.holdtime)
     if last is not None and hold is not None:
         last.hold_seconds = hold
 
 
-PROJECTORS: dict[str, Projector] = {
-    "turn": _turn,
-    "input": _keys,
-    "no_input": _missed,
-    "no_match": _missed,
-    "triage": _triage,
-    "queue": _queue,
-    "survey": _survey,
-    "ami:AgentConnect": _agent_connect,
+PROJECTORS: dict[type[ev.Event], Projector] = {
+    ev.Turn: _turn,
+    ev.Input: _keys,
+    ev.NoInput: _missed,
+    ev.NoMatch: _missed,
+    ev.Triage: _triage,
+    ev.QueueResult: _queue,
+    ev.Survey: _survey,
+    ev.AgentConnect: _agent_connect,
 }
 
 
-def project(s: Session, ev: CallEvent) -> None:
-    """Add the structured rows for ``ev`` (already added to ``s``)."""
-    projector = PROJECTORS.get(ev.kind)
+def project(s: Session, row: CallEvent) -> None:
+    """Add the structured rows for ``row`` (already added to ``s``)."""
+    e = typed(row)
+    projector = PROJECTORS.get(type(e))
     if projector is not None:
         s.flush()  # queries above see this event and the ones before it
-        projector(s, ev)
+        projector(s, row, e)
 
 
 def parse_time(value: str | datetime | None) -> datetime | None:

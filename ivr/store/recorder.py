@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import inspect
 import io
 import logging
 import time
@@ -33,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from ivr.events import Event, decode
 from ivr.store import history
 from ivr.store.database import is_memory, is_unreachable, make_engine, migrate, redacted
 from ivr.store.history import CallerHistory
@@ -128,8 +130,21 @@ def _sqlite_folder(url: str) -> Path | None:
     return Path(str(u.database)).parent
 
 
-# (asterisk uniqueid, call id, kind, step, detail): live traces, e.g. the demo's output
-EventListener = Callable[[str, str, str, str, dict[str, Any]], None]
+# (asterisk uniqueid, call id, event): live traces, e.g. the demo's output
+EventListener = Callable[[str, str, Event], None]
+# the untyped form, still called as before: (uniqueid, call id, kind, step, detail with
+# "text" added when there is any); a listener taking five arguments gets this one
+RawEventListener = Callable[[str, str, str, str, dict[str, Any]], None]
+
+
+def _wants_event(listener: Callable[..., None]) -> bool:
+    """Typed listeners take three arguments; the older untyped ones five."""
+    try:
+        params = inspect.signature(listener).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (some builtins): the old form
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) == 3 and not any(p.kind == p.VAR_POSITIONAL for p in params)
 Op = dict[str, Any]
 
 
@@ -204,7 +219,7 @@ class CallRecorder:
                  settings: Settings | None = None,
                  journal_path: Path | str | None = None,
                  replay_interval: float = REPLAY_INTERVAL) -> None:
-        self.listeners: list[EventListener] = []
+        self.listeners: list[EventListener | RawEventListener] = []
         self.privacy = privacy or default_privacy(url, settings)
         self.recordings_dir = recordings_dir or default_recordings_dir(url, settings)
         self._uniqueid: dict[str, str] = {}
@@ -322,8 +337,17 @@ class CallRecorder:
         await self.event(call_id, "start", channel=channel)
         return call_id
 
-    async def event(self, call_id: str, kind: str, step: str = "", text: str = "",
+    async def record(self, call_id: str, event: Event) -> None:
+        """Record a typed event (``ivr.events``): stored as its ``stored()`` form."""
+        await self.event(call_id, event)
+
+    async def event(self, call_id: str, kind: str | Event, step: str = "", text: str = "",
                     **detail: Any) -> None:
+        """One event: an ``ivr.events.Event``, or the older (kind, step, text, **detail)."""
+        if isinstance(kind, Event):
+            if step or text or detail:
+                raise TypeError("event(): give an Event or kind/step/text/detail, not both")
+            kind, step, text, detail = kind.stored()
         seq = self._seq.get(call_id, 0) + 1
         self._seq[call_id] = seq
         text = self.privacy.mask(text)
@@ -331,9 +355,20 @@ class CallRecorder:
         await self.submit({"op": "event", "call_id": call_id, "seq": seq, "kind": kind,
                            "step": step, "text": text, "detail": detail,
                            "at": utcnow().isoformat()})
+        self._tell(call_id, kind, step, text, detail)
+
+    def _tell(self, call_id: str, kind: str, step: str, text: str,
+              detail: dict[str, Any]) -> None:
+        """Listeners hear the event as stored (masked): typed ones as an ``Event``."""
         uniqueid = self._uniqueid.get(call_id, "")
+        typed: Event | None = None
         for listener in self.listeners:
-            listener(uniqueid, call_id, kind, step, {"text": text, **detail} if text else detail)
+            if _wants_event(listener):
+                typed = typed or decode(kind, step, text, detail)
+                listener(uniqueid, call_id, typed)  # type: ignore[call-arg]
+            else:
+                listener(uniqueid, call_id, kind, step,  # type: ignore[call-arg]
+                         {"text": text, **detail} if text else detail)
 
     async def update(self, call_id: str, **fields: Any) -> None:
         await self.submit({"op": "update", "call_id": call_id, "fields": fields})
