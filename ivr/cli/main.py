@@ -19,6 +19,7 @@ from ivr.cli.records import COMMANDS as RECORD_COMMANDS
 from ivr.cli.report import report
 from ivr.cli.serve import serve
 from ivr.cli.simulate import simulate_cmd
+from ivr.cli.test import test_command
 from ivr.cli.triage import triage
 from ivr.cli.urgency import urgency
 from ivr.cli.validate import validate
@@ -48,6 +49,7 @@ cli.add_command(validate)
 cli.add_command(triage)
 cli.add_command(urgency)
 cli.add_command(simulate_cmd, name="simulate")
+cli.add_command(test_command, name="test")
 for command in RECORD_COMMANDS:
     cli.add_command(command)
 
