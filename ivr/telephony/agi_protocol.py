@@ -17,6 +17,11 @@ command gets one reply line. Examples of replies Asterisk sends::
 
 ``HANGUP`` is not a reply: Asterisk writes it when the caller hangs up, at any
 moment, even between a reply and the next command.
+
+:class:`ReplyReader` turns the lines that follow one command into its reply, and
+:func:`check_reply` says what that reply means for the flow. Both transports
+(FastAGI over a socket, classic AGI/EAGI over pipes) feed them the lines they
+read, so both understand Asterisk the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
+
+from ivr.telephony.errors import AgiCommandError, AgiProtocolError, CallerHangup
 
 HANGUP_LINE = "HANGUP"
 USAGE_START = "520-"
@@ -85,6 +92,67 @@ def parse_reply(line: str) -> AgiReply:
     extra = {k: v for k, v in _KV.findall(tail)}
     return AgiReply(code=code, result=r.group("result"), data=r.group("data"), extra=extra,
                     text=rest)
+
+
+class ReplyReader:
+    """Assembles the reply to one command from the lines Asterisk sends after it.
+
+    Feed each line read to :meth:`feed` until it returns the reply. No I/O here, so
+    the asyncio socket (FastAGI) and the blocking pipe (EAGI) read replies alike:
+
+    - ``HANGUP`` lines are noted (:attr:`caller_gone`) and skipped: they come at
+      any moment, and taking one as the reply would shift every later reply by one;
+    - ``100 ... Trying...`` is provisional: the real reply follows;
+    - ``520-`` usage text is consumed to its ``520 End of proper usage.`` line and
+      returned as one 520 reply, so its lines are not read as later replies;
+    - ``511`` (dead channel) is a reply, and also says the caller is gone.
+    """
+
+    def __init__(self, sent: str) -> None:
+        self.sent = sent
+        self.caller_gone = False  # a HANGUP line or a 511 came with this reply
+        self._usage: list[str] | None = None  # inside a multi-line 520
+
+    def feed(self, line: str) -> AgiReply | None:
+        """One line (newline optional); the reply once it is complete, else None."""
+        line = line.rstrip("\r\n")
+        if line == HANGUP_LINE:
+            self.caller_gone = True
+            return None
+        if self._usage is not None:
+            if line.startswith(USAGE_END):
+                return AgiReply(code=520, text="\n".join(self._usage))
+            self._usage.append(line)
+            return None
+        if line.startswith(USAGE_START):
+            self._usage = [line[len(USAGE_START):]]
+            return None
+        try:
+            reply = parse_reply(line)
+        except ValueError as exc:
+            raise AgiProtocolError(f"after {self.sent!r}: {exc}") from exc
+        if reply.code == 100:
+            return None
+        if reply.code == 511:
+            self.caller_gone = True
+        return reply
+
+
+def check_reply(sent: str, reply: AgiReply, *, gone: bool, on_dead_channel: bool = False,
+                channel: str = "") -> AgiReply:
+    """What a reply means for the flow: the reply itself when the command worked.
+
+    Raises :class:`CallerHangup` on ``511`` (dead channel), or when the caller is
+    ``gone`` unless ``on_dead_channel`` (clean-up commands after a hangup still get
+    their reply); :class:`AgiCommandError` on ``510``/``520`` (a bug in the command,
+    not in the call). A ``200 result=-1`` is returned: each command decides what
+    its -1 means (a failed playback, a timeout, a hangup to confirm).
+    """
+    if reply.code == 511 or (gone and not on_dead_channel):
+        raise CallerHangup(f"caller hung up ({channel})")
+    if reply.code in (510, 520):
+        raise AgiCommandError(sent, reply.code, reply.text)
+    return reply
 
 
 def parse_env(block: bytes, encoding: str = "utf-8") -> dict[str, str]:

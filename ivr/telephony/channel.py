@@ -55,27 +55,58 @@ class Heard:
 
 
 class Channel(Protocol):
-    """What a call flow may do with a call."""
+    """What a call flow (and the call around it, :mod:`ivr.calls`) may do with a call.
 
-    uniqueid: str
-    caller_number: str
+    Implemented by :class:`AgiChannel` (FastAGI), :class:`~ivr.telephony.eagi.EagiChannel`
+    (classic AGI/EAGI) and :class:`~ivr.telephony.fake.FakeChannel` (tests, simulator).
+    Once the caller is gone the methods raise
+    :class:`~ivr.telephony.errors.CallerHangup`, except ``hangup`` and
+    ``get_variable(..., after_hangup=True)``, which clean up after the call.
+    Transport lifecycle (EAGI's ``watch_hangup``/``close``) stays with the transport.
+    """
 
-    async def answer(self) -> None: ...
+    uniqueid: str  # Asterisk's id of the call's channel
+    caller_number: str  # as Asterisk gives it; the records hash and mask it
+
+    async def answer(self) -> None:
+        """Pick up the call."""
+
     async def say(self, text: str, lang: str = "en", profile: str = "normal",
-                  interrupt: str = "") -> str | None: ...
-    async def play(self, sound: str, interrupt: str = "") -> str | None: ...
+                  interrupt: str = "") -> str | None:
+        """Speak ``text`` (recorded prompt or TTS); the key in ``interrupt`` that cut it
+        short, if any."""
+
+    async def play(self, sound: str, interrupt: str = "") -> str | None:
+        """Play a sound file Asterisk can find; the interrupting key, if any."""
+
     async def collect_digits(self, prompt: str, max_digits: int = 1, timeout: float = 5.0,
-                             lang: str = "en", profile: str = "normal") -> str: ...
-    async def listen(self, seconds: float) -> bytes: ...
+                             lang: str = "en", profile: str = "normal") -> str:
+        """Speak ``prompt`` and read up to ``max_digits`` keys ("" on timeout)."""
+
+    async def listen(self, seconds: float) -> bytes:
+        """The caller's audio for ``seconds`` (8 kHz 16-bit PCM)."""
+
     async def hear(self, prompt: str, lang: str = "en", profile: str = "normal", *,
                    max_seconds: float = 15.0, timeout: float = 5.0,
-                   phrases: list[str] | None = None) -> Heard: ...
-    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome: ...
+                   phrases: list[str] | None = None) -> Heard:
+        """Ask and take the answer: words where a recogniser has ``lang``, else a key."""
+
+    async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
+        """Ring one extension; ``summary`` reaches the callee's screen."""
+
     async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
-                                summary: str = "", call_id: str = "") -> QueueOutcome: ...
-    async def set_variable(self, name: str, value: str) -> None: ...
-    async def get_variable(self, name: str) -> str | None: ...
-    async def hangup(self) -> None: ...
+                                summary: str = "", call_id: str = "") -> QueueOutcome:
+        """Wait in ``queue`` until an agent's conversation ends or the queue gives up."""
+
+    async def set_variable(self, name: str, value: str) -> None:
+        """Set a channel variable (names in :mod:`ivr.telephony.variables`)."""
+
+    async def get_variable(self, name: str, *, after_hangup: bool = False) -> str | None:
+        """A channel variable, None if unset. ``after_hangup``: read it on a channel
+        the caller already left (who answered, for the record) instead of raising."""
+
+    async def hangup(self) -> None:
+        """End the call as finished by the engine (``IVR_DONE``); quiet if already gone."""
 
 
 class PromptLibrary:
@@ -148,7 +179,7 @@ class AgiCallControl:
         await self.set_variable(v.IVR_SUMMARY, summary[:200])
         await self.command(
             command("EXEC", "Dial", f"PJSIP/{extension},30,b({v.AGENT_PREDIAL})"))
-        status = await self.get_variable("DIALSTATUS") or "UNKNOWN"
+        status = await self.get_variable(v.DIALSTATUS) or "UNKNOWN"
         return QueueOutcome("ANSWERED" if status == "ANSWER" else status,
                             f"PJSIP/{extension}" if status == "ANSWER" else None)
 

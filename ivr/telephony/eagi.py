@@ -14,8 +14,10 @@ write to stdout in this process: pyttsx3 prints, so it is never imported here
 (prompts come from the engine's cache; a missing one is rendered in a worker
 process whose stdout is /dev/null, see :mod:`ivr.speech.tts`). pyst2's
 :class:`asterisk.agi.AGI` reads the headers and writes commands; replies are
-parsed by :mod:`ivr.telephony.agi_protocol` because pyst2 chokes on the
-asynchronous ``HANGUP`` line and treats every ``result=-1`` as an error.
+read by :class:`~ivr.telephony.agi_protocol.ReplyReader` (the FastAGI path's
+reader too) because pyst2 chokes on the asynchronous ``HANGUP`` line and on
+``100 Trying``, waits for a second line after a one-line 520, and treats every
+``result=-1`` as an error.
 
 Caller audio: EAGI delivers it on fd 3 only while Asterisk waits for the next
 command (see :mod:`ivr.telephony.eagi_audio`), so a spoken answer is taken
@@ -41,17 +43,11 @@ from typing import Any, TextIO
 from asterisk.agi import AGI
 
 from ivr.speech.turn import TurnResult, complete_answer, take_turn
-from ivr.telephony.agi_protocol import (
-    HANGUP_LINE,
-    USAGE_END,
-    USAGE_START,
-    AgiReply,
-    parse_reply,
-)
+from ivr.telephony.agi_protocol import AgiReply, ReplyReader, check_reply
 from ivr.telephony.audiosocket import collect_audio
 from ivr.telephony.channel import ALL_KEYS, AgiCallControl, Heard, PromptLibrary
 from ivr.telephony.eagi_audio import EAGI_AUDIO_FD, Fd3Stream, drain
-from ivr.telephony.errors import AgiCommandError, AgiProtocolError, CallerHangup
+from ivr.telephony.errors import AgiCommandError, CallerHangup
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +63,7 @@ class _LogSink(io.TextIOBase):
 
 class EagiSession(AGI):  # type: ignore[misc]
     """One AGI/EAGI call over pipes: pyst2 for the headers and the writing side,
-    :func:`parse_reply` for the replies. Blocking: the channel runs it in a thread."""
+    :class:`ReplyReader` for the replies. Blocking: the channel runs it in a thread."""
 
     def __init__(self, stdin: TextIO, stdout: TextIO, stderr: Any = None,
                  audio_fd: int | None = None) -> None:
@@ -111,13 +107,13 @@ class EagiSession(AGI):  # type: ignore[misc]
         except (BrokenPipeError, ValueError) as exc:  # ValueError: stdout already closed
             self.hung_up = True
             raise CallerHangup(f"AGI pipe closed sending {line!r}") from exc
-        reply = self._read_reply()
-        if reply.code == 511 or (self.gone and not on_dead_channel):
-            self.hung_up = True
-            raise CallerHangup(f"caller hung up ({self.channel})")
-        if reply.code in (510, 520):
-            raise AgiCommandError(line, reply.code, reply.text)
-        return reply
+        reply = self._read_reply(line)
+        try:
+            return check_reply(line, reply, gone=self.gone, on_dead_channel=on_dead_channel,
+                               channel=self.channel)
+        except CallerHangup:
+            self.hung_up = True  # gone by SIGHUP: no further command reaches Asterisk
+            raise
 
     def _read_line(self) -> str:
         raw = self.stdin.readline()
@@ -128,21 +124,14 @@ class EagiSession(AGI):  # type: ignore[misc]
             raw = raw.decode("utf-8", errors="replace")
         return str(raw).rstrip("\r\n")
 
-    def _read_reply(self) -> AgiReply:
-        while True:
-            line = self._read_line()
-            if line == HANGUP_LINE:
-                self.hung_up = True
-                continue
-            if line.startswith(USAGE_START):
-                usage = [line[4:]]
-                while not (line := self._read_line()).startswith(USAGE_END):
-                    usage.append(line)
-                return AgiReply(code=520, text="\n".join(usage))
-            try:
-                return parse_reply(line)
-            except ValueError as exc:
-                raise AgiProtocolError(str(exc)) from exc
+    def _read_reply(self, sent: str) -> AgiReply:
+        reader = ReplyReader(sent)
+        try:
+            while (reply := reader.feed(self._read_line())) is None:
+                pass
+        finally:  # a HANGUP line counts even when the reply never comes
+            self.hung_up = self.hung_up or reader.caller_gone
+        return reply
 
 
 class EagiChannel(AgiCallControl):

@@ -3,9 +3,11 @@
 panoramisk 1.4 reads the header block in a loop that spins forever when a peer
 closes early (a load-balancer health probe does exactly that), and reads one
 line per command, so a ``HANGUP`` line or a multi-line 520 reply shifts every
-later reply by one. :class:`AgiSession` reads replies itself: ``HANGUP`` lines
-are noted and skipped, 520 usage text is consumed to its end, and a hangup
-reaches the flow once, as :class:`CallerHangup`.
+later reply by one. :class:`AgiSession` reads replies itself, through the
+:class:`~ivr.telephony.agi_protocol.ReplyReader` the EAGI path also uses:
+``HANGUP`` lines are noted and skipped, ``100 Trying`` is skipped, 520 usage
+text is consumed to its end, and a hangup reaches the flow once, as
+:class:`CallerHangup`.
 """
 
 from __future__ import annotations
@@ -18,15 +20,13 @@ from collections.abc import Awaitable, Callable
 from panoramisk.fast_agi import Application
 
 from ivr.telephony.agi_protocol import (
-    HANGUP_LINE,
-    USAGE_END,
-    USAGE_START,
     AgiReply,
+    ReplyReader,
+    check_reply,
     parse_env,
-    parse_reply,
     split_script,
 )
-from ivr.telephony.errors import AgiCommandError, AgiProtocolError, CallerHangup
+from ivr.telephony.errors import CallerHangup
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +75,8 @@ class AgiSession:
                 self.hung_up = True
                 raise CallerHangup(f"AGI connection lost sending {line!r}") from exc
             reply = await self._read_reply(line)
-        if reply.code == 511 or (self.hung_up and not on_dead_channel):
-            self.hung_up = True
-            self._raise_hangup()
-        if reply.code in (510, 520):
-            raise AgiCommandError(line, reply.code, reply.text)
-        return reply
+        return check_reply(line, reply, gone=self.hung_up, on_dead_channel=on_dead_channel,
+                           channel=self.channel)
 
     def _raise_hangup(self) -> None:
         raise CallerHangup(f"caller hung up ({self.channel})")
@@ -93,23 +89,13 @@ class AgiSession:
         return raw.decode(self.encoding, errors="replace").rstrip("\r\n")
 
     async def _read_reply(self, sent: str) -> AgiReply:
-        while True:
-            line = await self._read_line()
-            if line == HANGUP_LINE:
-                self.hung_up = True
-                continue
-            if line.startswith(USAGE_START):
-                usage = [line[4:]]
-                while not (line := await self._read_line()).startswith(USAGE_END):
-                    usage.append(line)
-                return AgiReply(code=520, text="\n".join(usage))
-            try:
-                reply = parse_reply(line)
-            except ValueError as exc:
-                raise AgiProtocolError(f"after {sent!r}: {exc}") from exc
-            if reply.code == 100:  # "100 result=0 Trying..." precedes the real reply
-                continue
-            return reply
+        reader = ReplyReader(sent)
+        try:
+            while (reply := reader.feed(await self._read_line())) is None:
+                pass
+        finally:  # a HANGUP line counts even when the reply never comes
+            self.hung_up = self.hung_up or reader.caller_gone
+        return reply
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):

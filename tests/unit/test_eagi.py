@@ -26,7 +26,7 @@ from ivr.speech.audio import read_wav, to_telephone
 from ivr.telephony.agi_protocol import command
 from ivr.telephony.eagi import EagiChannel, EagiSession
 from ivr.telephony.eagi_audio import FRAME_BYTES, FrameSplitter, drain
-from ivr.telephony.errors import CallerHangup
+from ivr.telephony.errors import AgiCommandError, CallerHangup
 
 MENU = ["예약", "검사 결과", "상담원"]  # appointments, test results, an operator
 RATE = 8000
@@ -301,6 +301,31 @@ async def test_dead_channel_replies_raise_caller_hangup(reply):
             await channel.collect_digits("Press 1")
     finally:
         channel.close()
+
+
+async def test_trying_and_usage_replies_do_not_shift_later_replies():
+    """The FastAGI path's reader: 100 Trying skipped, 520 usage consumed whole."""
+    peer = Asterisk()
+    peer.replies = {
+        "GET DATA": "520-Invalid command syntax.  Proper usage follows:\n"
+                    " Usage: GET DATA <file to be streamed> [timeout] [maxdigits]\n"
+                    "520 End of proper usage.",
+        "EXEC": "520 Invalid command syntax.  Proper usage not available.",
+        "GET VARIABLE": "100 result=0 Trying...\n200 result=1 (yes)",
+    }
+    channel = EagiChannel(peer.session(), Prompts())  # type: ignore[arg-type]
+    peer.start()
+    try:
+        with pytest.raises(AgiCommandError) as usage:
+            await channel.collect_digits("Press 1")
+        assert usage.value.code == 520 and "Usage: GET DATA" in usage.value.text
+        assert await channel.get_variable("X") == "yes"
+        with pytest.raises(AgiCommandError):
+            await channel.command(command("EXEC", "Frob", ""))
+        assert await channel.get_variable("Y") == "yes"
+    finally:
+        channel.close()
+    assert [c.split(" ")[0] for c in peer.commands] == ["GET", "GET", "EXEC", "GET"]
 
 
 async def test_pipe_closed_by_asterisk_is_a_hangup():
