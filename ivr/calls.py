@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ivr import events as ev
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.runner import CallState, FlowRunner
 from ivr.store.history import CallerHistory
@@ -53,16 +54,16 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
             **(extra_vars or {}),
         })
         if past.calls or past.open_followups:
-            await recorder.event(call_id, "history", calls=len(past.calls),
-                                 open_followups=len(past.open_followups),
-                                 summary=past.summary())
+            await recorder.record(call_id, ev.History(calls=len(past.calls),
+                                                      open_followups=len(past.open_followups),
+                                                      summary=past.summary()))
         if await asyncio.to_thread(override_file.exists):
             outcome = await runner.emergency_override(state)
         else:
             outcome = await runner.run(state)
     except CallerHangup:
         outcome = "caller_hangup"
-        await recorder.event(call_id, "hangup", text="caller hung up")
+        await recorder.record(call_id, ev.Hangup(text="caller hung up"))
         agent = None
         with contextlib.suppress(Exception):
             agent = await channel.get_variable(v.MEMBERINTERFACE, after_hangup=True)

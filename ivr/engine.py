@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from ivr import events as ev
 from ivr.calls import run_call
 from ivr.flows.reloader import FlowStore
 from ivr.flows.runner import FlowRunner
@@ -237,9 +238,4 @@ class Engine:
     async def _record_queue_event(self, call_id: str, kind: str,
                                   detail: dict[str, Any]) -> None:
         assert self.recorder is not None
-        clean = {k: val for k, val in detail.items() if val is not None}
-        if kind == "AgentConnect":
-            await self.recorder.update(call_id, agent=detail.get("interface"),
-                                       outcome="answered",
-                                       hold_seconds=int(detail.get("holdtime") or 0))
-        await self.recorder.event(call_id, f"ami:{kind}", **clean)
+        await self.recorder.record(call_id, ev.ami_event(kind, **detail))

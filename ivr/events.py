@@ -79,6 +79,12 @@ class Event:
         detail.update(self.extra)
         return Stored(self.kind, self.step, self.text, detail)
 
+    def flat(self) -> dict[str, Any]:
+        """``kind``, ``step``, ``text`` (when not empty) and the detail side by side: the
+        JSON lines of ``ivr simulate --json`` (``decode_flat`` reads it back)."""
+        kind, step, text, detail = self.stored()
+        return {"kind": kind, "step": step, **({"text": text} if text else {}), **detail}
+
     def describe(self) -> str | None:
         """The line ``ivr simulate`` prints for this event; None: not printed."""
         return None
@@ -474,7 +480,7 @@ def decode(kind: str, step: str = "", text: str = "",
 
 
 def decode_flat(flat: dict[str, Any]) -> Event:
-    """From the flat dict live traces used before typed events: ``kind``, ``step``,
+    """From the flat form (``Event.flat()``, ``ivr simulate --json``): ``kind``, ``step``,
     ``text`` (when not empty) and the detail keys side by side."""
     rest = {k: v for k, v in flat.items() if k not in ("kind", "step", "text")}
     return decode(str(flat.get("kind", "")), str(flat.get("step") or ""),

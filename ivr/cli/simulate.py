@@ -7,11 +7,10 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
-from ivr.events import Event, decode_flat
+from ivr.events import Event
 from ivr.flows.loader import PROMPTS_DIR, load_flow_set, parse_flow_file
 from ivr.flows.simulator import CallerTurn, SimChannel, simulate
 
@@ -37,11 +36,6 @@ def _script(args: list[str]) -> list[CallerTurn]:
         turns.append(CallerTurn(kind, args[i + 1]))
         i += 2
     return turns
-
-
-def _describe(e: dict[str, Any] | Event) -> str | None:
-    """The line printed for one event: the event's own ``describe()`` (``ivr.events``)."""
-    return (e if isinstance(e, Event) else decode_flat(e)).describe()
 
 
 @click.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
@@ -90,8 +84,8 @@ def simulate_cmd(ctx: click.Context, file: Path, prompts_dir: Path, lang: str | 
         extra["lang"] = lang
     when = dt.datetime.fromisoformat(at) if at else None
 
-    def show(event: dict[str, Any]) -> None:
-        line = _describe(event)
+    def show(event: Event) -> None:
+        line = event.describe()
         if line and not as_json:
             click.echo(line)
 
@@ -99,7 +93,8 @@ def simulate_cmd(ctx: click.Context, file: Path, prompts_dir: Path, lang: str | 
     if as_json:
         click.echo(json.dumps({"outcome": result.outcome, "queue": result.record.queue,
                                "priority": result.record.queue_priority,
-                               "events": result.events}, ensure_ascii=False, default=str))
+                               "events": [e.flat() for e in result.events]},
+                              ensure_ascii=False, default=str))
     else:
         click.echo(f"outcome: {result.outcome}"
                    + (f" (queue {result.record.queue})" if result.record.queue else ""))

@@ -1,13 +1,13 @@
 """What a simulated call did, in the few facts conversations check.
 
-The only place that reads the simulator's events: when events become typed
-objects (ivr/events.py), ``read_event`` is the one function to adapt.
+The only place that reads the simulator's (typed, ``ivr.events``) events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+from ivr import events as ev
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,17 @@ class Triaged:
 Fact = Heard | Passed | Routed | Triaged
 
 
-def read_event(event: Any) -> Fact | None:
+def read_event(event: ev.Event) -> Fact | None:
     """One simulator event as a fact, or None for events conversations do not check."""
-    get = event.get if isinstance(event, dict) else lambda k, d=None: getattr(event, k, d)
-    kind = get("kind")
-    if kind == "prompt":
-        sound = get("sound")
-        return Heard(get("prompt") or (f"sound:{sound}" if sound else ""),
-                     str(get("text") or ""))
-    if kind == "step":
-        return Passed(str(get("flow") or ""), str(get("step") or ""), str(get("type") or ""))
-    if kind == "route":
-        queue = get("queue") or (f"ext:{get('extension')}" if get("extension") else "")
-        priority = get("priority")
-        return Routed(str(queue), int(priority) if priority is not None else None,
-                      str(get("summary") or ""))
-    if kind == "triage":
-        urgency = get("urgency")
-        return Triaged(int(urgency) if urgency is not None else None,
-                       str(get("department") or ""))
+    match event:
+        case ev.Prompt():
+            return Heard(event.prompt or (f"sound:{event.sound}" if event.sound else ""),
+                         event.text)
+        case ev.Step():
+            return Passed(event.flow, event.step, event.type)
+        case ev.Route():
+            queue = event.queue or (f"ext:{event.extension}" if event.extension else "")
+            return Routed(queue, event.priority, event.summary)
+        case ev.Triage():
+            return Triaged(event.urgency, event.department)
     return None

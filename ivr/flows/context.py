@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivr import events as ev
 from ivr.flows.model import Flow, FlowSet
 from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import ALL_KEYS, Channel
@@ -90,11 +91,9 @@ class StepContext:
     def lang(self) -> str:
         return self.state.lang
 
-    async def event(self, kind: str, text: str = "", *, step: str | None = None,
-                    **detail: Any) -> None:
-        """Record a fact about the call (the store turns it into rows)."""
-        await self.recorder.event(self.state.call_id, kind,
-                                  self.sid if step is None else step, text, **detail)
+    async def record(self, event: ev.Event) -> None:
+        """Record a fact about the call; only the store turns facts into rows."""
+        await self.recorder.record(self.state.call_id, event)
 
     def text(self, prompt_id: str) -> str:
         return self.state.flow_set.prompt_text(prompt_id, self.lang)
@@ -105,21 +104,19 @@ class StepContext:
     async def speak(self, prompt_id: str, interrupt: bool = False) -> str | None:
         """Say a prompt; with ``interrupt``, the key that cut it short."""
         text = self.text(prompt_id)
-        await self.event("prompt", text, prompt=prompt_id, lang=self.lang)
+        await self.record(ev.Prompt(step=self.sid, text=text, prompt=prompt_id, lang=self.lang))
         return await self.channel.say(text, self.lang, self.state.rate,
                                       interrupt=ALL_KEYS if interrupt else "")
 
     async def say_text(self, text: str) -> None:
         """Say text built at run time (history read-back)."""
-        await self.event("prompt", text, lang=self.lang)
+        await self.record(ev.Prompt(step=self.sid, text=text, lang=self.lang))
         await self.channel.say(text, self.lang, self.state.rate)
 
     async def assign(self, values: dict[str, Any]) -> None:
         if values:
             self.vars.update(values)
-            await self.event("set", **{k.replace(".", "_"): v for k, v in values.items()})
-            if "choice" in values:
-                await self.recorder.update(self.state.call_id, choice=str(values["choice"]))
+            await self.record(ev.SetVars(step=self.sid, values=values))
 
     def emergency_step(self, key: str) -> str | None:
         """The flow's emergency step when ``key`` is its emergency key."""

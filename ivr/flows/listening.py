@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
+from ivr import events as ev
 from ivr.telephony.channel import Heard
 
 if TYPE_CHECKING:
@@ -88,7 +89,8 @@ async def collect(ctx: StepContext, listen: Listen, interpret: Interpret[T], *,
         if value is not None:
             return Collected(value=value, reply=reply)  # type: ignore[arg-type]
         missed = "no_input" if reply.empty else "no_match"
-        await ctx.event(missed, dtmf=reply.key or reply.words, attempt=attempt + 1)
+        kind = ev.NoInput if missed == "no_input" else ev.NoMatch
+        await ctx.record(kind(step=ctx.sid, dtmf=reply.key or reply.words, attempt=attempt + 1))
         if attempt < retries:
             await _before_retry(ctx, fallbacks, missed, attempt)
     return Collected(missed=missed, reply=reply)
@@ -102,7 +104,7 @@ async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, Res
         if listen.pending == "take":
             return await heard(ctx, Heard(dtmf=key), listen, barge_in=True)
     text = ctx.text(prompt)
-    await ctx.event("prompt", text, prompt=prompt, lang=state.lang)
+    await ctx.record(ev.Prompt(step=ctx.sid, text=text, prompt=prompt, lang=state.lang))
     if listen.keys_only:
         key = await state.channel.collect_digits(text, listen.max_digits,
                                                  state.timeout(listen.timeout),
@@ -138,10 +140,8 @@ async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bo
     if answer.text:
         await _record_words(ctx, answer, listen.score_voice)
     if key and (record or emergency):
-        detail: dict[str, Any] = {"dtmf": key, "barge_in": barge_in or answer.barged_in}
-        if emergency:
-            detail["emergency_key"] = True
-        await ctx.event("input", **detail)
+        await ctx.record(ev.Input(step=ctx.sid, dtmf=key, barge_in=barge_in or answer.barged_in,
+                                  emergency_key=bool(emergency)))
     reply = Reply(key=key, words=answer.text, confidence=answer.confidence,
                   barge_in=barge_in or answer.barged_in)
     return reply, ((emergency, None) if emergency else None)
@@ -164,8 +164,9 @@ async def _record_words(ctx: StepContext, answer: Heard, score_voice: bool) -> N
                 state.vars["acoustic_urgency"] = max(
                     found.score, float(state.vars.get("acoustic_urgency", 0.0)))
                 acoustic = {"acoustic": found.score, "acoustic_drivers": found.drivers[:3]}
-    await ctx.event("turn", answer.text, confidence=round(answer.confidence, 3),
-                    barged_in=answer.barged_in, speech_ms=answer.speech_ms, **acoustic)
+    await ctx.record(ev.Turn(step=ctx.sid, text=answer.text,
+                             confidence=round(answer.confidence, 3), barged_in=answer.barged_in,
+                             speech_ms=answer.speech_ms, **acoustic))
     if answer.audio:
         await ctx.recorder.recording(state.call_id, answer.audio)
 

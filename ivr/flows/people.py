@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ivr import events as ev
 from ivr.flows.context import fill
 from ivr.telephony.channel import QueueOutcome
 
@@ -33,13 +34,13 @@ async def to_people(ctx: StepContext, step: Route) -> str:
         # no colon: some SIP phones cut a header value at the first one
         summary = f"{summary} | history {state.vars['caller.history']}".lstrip(" |")
     if step.extension:
-        await ctx.event("route", step="", extension=step.extension, summary=summary)
-        await ctx.recorder.update(state.call_id, queue=f"ext:{step.extension}",
-                                  outcome="routed")
+        await ctx.record(ev.Route(extension=step.extension, summary=summary))
         result = await state.channel.dial(step.extension, summary=summary,
                                           call_id=state.call_id)
+        where = f"ext:{step.extension}"
+        await ctx.record(ev.QueueResult(step=where, queue=where, priority=step.priority,
+                                        status=result.status, agent=result.agent))
         if result.answered:
-            await ctx.recorder.update(state.call_id, outcome="answered", agent=result.agent)
             await state.channel.hangup()
             return "answered"
         return await to_human(ctx, "operator", max(step.priority, 3), summary)
@@ -57,16 +58,13 @@ async def to_human(ctx: StepContext, queue: str, priority: int, summary: str) ->
     state = ctx.state
     result: QueueOutcome | None = None
     for attempt, q in enumerate(escalation_chain(queue)):
-        await ctx.event("route", step=q, queue=q, priority=priority, summary=summary,
-                        escalation=attempt > 0)
-        await ctx.recorder.update(state.call_id, queue=q, queue_priority=priority,
-                                  department=q if attempt else None, outcome="routed")
+        await ctx.record(ev.Route(step=q, queue=q, priority=priority, summary=summary,
+                                  escalation=attempt > 0))
         result = await state.channel.transfer_to_queue(
             q, priority, summary=summary, call_id=state.call_id)
-        await ctx.event("queue", step=q, queue=q, priority=priority,
-                        status=result.status, agent=result.agent)
+        await ctx.record(ev.QueueResult(step=q, queue=q, priority=priority,
+                                        status=result.status, agent=result.agent))
         if result.answered:
-            await ctx.recorder.update(state.call_id, outcome="answered", agent=result.agent)
             await state.channel.hangup()
             return "answered"
     # Not marked done: the dialplan's own fallback (operator, emergency) takes over.

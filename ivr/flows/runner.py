@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 
+from ivr import events as ev
 from ivr.flows.context import CallState, StepContext, apply_profiles, fill
 from ivr.flows.people import escalation_chain, to_human, to_people
 from ivr.flows.steps.base import type_of
@@ -40,14 +41,15 @@ class FlowRunner:
             await state.channel.answer()
             applied = apply_profiles(state.flow, state.vars)
             if applied:
-                await ctx.event("profile", applied=applied, speech_rate=state.rate,
-                                timeout=state.timeout(None))
+                await ctx.record(ev.Profile(applied=applied, speech_rate=state.rate,
+                                            timeout=state.timeout(None)))
             for _ in range(MAX_STEPS):
                 if step_id is None:
                     break
                 step = state.flow.steps[step_id]
                 ctx.sid = step_id
-                await ctx.event("step", type=type_of(step), flow=state.flow.name)
+                await ctx.record(ev.Step(step=step_id, type=type_of(step),
+                                         flow=state.flow.name))
                 step_id, outcome = await step.run(ctx)
                 if outcome:
                     return outcome
@@ -58,7 +60,7 @@ class FlowRunner:
             raise
         except Exception as exc:
             log.exception("call %s: step failed", state.call_id)
-            await ctx.event("error", repr(exc)[:500], step=step_id or "")
+            await ctx.record(ev.Error(step=step_id or "", text=repr(exc)[:500]))
             target = state.flow.steps[state.flow.spec.on_error]
             if isinstance(target, Route):
                 return await to_people(ctx, target)
@@ -68,5 +70,5 @@ class FlowRunner:
         """The global switch is on: every new call goes straight to the emergency lane."""
         ctx = StepContext(state, self.recorder, self.triager)
         await state.channel.answer()
-        await ctx.event("override", "emergency override active")
+        await ctx.record(ev.Override(text="emergency override active"))
         return await to_human(ctx, "emergency", 10, "Emergency override: all calls")

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ivr import events as ev
 from ivr.flows.model import FlowSet
 from ivr.flows.runner import CallState, FlowRunner
 from ivr.store.recorder import CallRecorder
@@ -59,19 +60,18 @@ def SimChannel(turns: list[CallerTurn] | None = None,
 @dataclass
 class Simulation:
     outcome: str
-    events: list[dict[str, Any]]
+    events: list[ev.Event]
     record: Any
 
 
 async def simulate(flow_set: FlowSet, flow_name: str, channel: FakeChannel,
                    vars: dict[str, Any] | None = None, at: dt.datetime | None = None,
-                   on_event: Callable[[dict[str, Any]], None] | None = None) -> Simulation:
+                   on_event: Callable[[ev.Event], None] | None = None) -> Simulation:
     """Run ``flow_name`` on ``channel``; events are reported live through ``on_event``."""
     recorder = CallRecorder("sqlite://")
-    events: list[dict[str, Any]] = []
+    events: list[ev.Event] = []
 
-    def listen(_uid: str, _cid: str, kind: str, step: str, detail: dict[str, Any]) -> None:
-        event = {"kind": kind, "step": step, **detail}
+    def listen(_uid: str, _cid: str, event: ev.Event) -> None:
         events.append(event)
         if on_event:
             on_event(event)

@@ -20,6 +20,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from ivr import events as ev
 from ivr.calls import run_call
 from ivr.flows.model import FlowSet
 from ivr.flows.runner import FlowRunner
@@ -146,6 +147,6 @@ async def _note(recorder: CallRecorder, call_id: str, item: FollowUp, lang: str,
     """The call record says which follow-up it was for, and in which language. Runs as a
     task from ``run_call``'s on_start: the event takes its place in the call's sequence
     (allocated as the task starts, at run_call's next await) before the flow's steps."""
-    await recorder.event(call_id, "followup", followup_id=item.id, followup_kind=item.kind,
-                         attempt=attempt, flow=item.flow, direction="outbound")
+    await recorder.record(call_id, ev.FollowUpCall(followup_id=item.id, followup_kind=item.kind,
+                                                   attempt=attempt, flow=item.flow))
     await recorder.update(call_id, language=lang)

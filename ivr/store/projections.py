@@ -2,7 +2,8 @@
 
 The flow runner only says what happened (``turn``, ``triage``, ``queue``,
 ``survey``...); this module turns that into the tables staff and reports read
-(turns, triage decisions, queue results, survey answers). Keeping it here means
+(turns, triage decisions, queue results, survey answers) and the call's own columns
+it decides (choice, department, queue, priority, outcome, agent). Keeping it here means
 one place knows the mapping, and a replayed event rebuilds exactly the same rows.
 Each row is read as its typed event (``ivr.events``), so the keys read here are the
 ones producers write.
@@ -83,6 +84,7 @@ def _triage(s: Session, row: CallEvent, e: ev.Triage) -> None:
     call = s.get(Call, row.call_id)
     if call is not None:  # the most urgent level heard on the call is the call's level
         call.urgency = urgency if call.urgency is None else min(call.urgency, urgency)
+        call.department = str(e.department) or call.department
 
 
 def _queue(s: Session, row: CallEvent, e: ev.QueueResult) -> None:
@@ -90,6 +92,29 @@ def _queue(s: Session, row: CallEvent, e: ev.QueueResult) -> None:
                       queue=str(e.queue or row.step), priority=_int(e.priority) or 0,
                       status=str(e.status or ""), agent=e.agent,
                       hold_seconds=_int(e.hold_seconds)))
+    call = s.get(Call, row.call_id)
+    if call is not None and e.status == "ANSWERED":
+        call.outcome, call.agent = "answered", e.agent
+
+
+def _route(s: Session, row: CallEvent, e: ev.Route) -> None:
+    """Where the call was put through: the queue (``ext:<n>`` for an extension) and its
+    priority; an escalation also becomes the call's department (who took it over)."""
+    call = s.get(Call, row.call_id)
+    if call is None:
+        return
+    call.queue = f"ext:{e.extension}" if e.extension else (e.queue or row.step)
+    if e.priority is not None:
+        call.queue_priority = int(e.priority)
+    if e.escalation:
+        call.department = e.queue
+    call.outcome = "routed"
+
+
+def _set(s: Session, row: CallEvent, e: ev.SetVars) -> None:
+    call = s.get(Call, row.call_id)
+    if call is not None and "choice" in e.values:  # the caller's menu choice
+        call.choice = str(e.values["choice"])
 
 
 def _survey(s: Session, row: CallEvent, e: ev.Survey) -> None:
@@ -102,12 +127,15 @@ def _survey(s: Session, row: CallEvent, e: ev.Survey) -> None:
 
 
 def _agent_connect(s: Session, row: CallEvent, e: ev.AgentConnect) -> None:
-    """Asterisk tells us the hold time only when an agent picks up."""
+    """Asterisk tells us who answered and the hold time only when an agent picks up."""
     last = s.scalar(select(QueueResult).where(QueueResult.call_id == row.call_id)
                     .order_by(QueueResult.seq.desc()).limit(1))
     hold = _int(e.holdtime)
     if last is not None and hold is not None:
         last.hold_seconds = hold
+    call = s.get(Call, row.call_id)
+    if call is not None:
+        call.agent, call.outcome, call.hold_seconds = e.interface, "answered", hold or 0
 
 
 PROJECTORS: dict[type[ev.Event], Projector] = {
@@ -117,6 +145,8 @@ PROJECTORS: dict[type[ev.Event], Projector] = {
     ev.NoMatch: _missed,
     ev.Triage: _triage,
     ev.QueueResult: _queue,
+    ev.Route: _route,
+    ev.SetVars: _set,
     ev.Survey: _survey,
     ev.AgentConnect: _agent_connect,
 }

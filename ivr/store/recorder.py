@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import inspect
 import io
 import logging
 import time
@@ -34,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from ivr import events as ev
 from ivr.events import Event, decode
 from ivr.store import history
 from ivr.store.database import is_memory, is_unreachable, make_engine, migrate, redacted
@@ -130,21 +130,10 @@ def _sqlite_folder(url: str) -> Path | None:
     return Path(str(u.database)).parent
 
 
-# (asterisk uniqueid, call id, event): live traces, e.g. the demo's output
+# (asterisk uniqueid, call id, event as stored, masked): live traces, e.g. the demo's output
 EventListener = Callable[[str, str, Event], None]
-# the untyped form, still called as before: (uniqueid, call id, kind, step, detail with
-# "text" added when there is any); a listener taking five arguments gets this one
-RawEventListener = Callable[[str, str, str, str, dict[str, Any]], None]
 
 
-def _wants_event(listener: Callable[..., None]) -> bool:
-    """Typed listeners take three arguments; the older untyped ones five."""
-    try:
-        params = inspect.signature(listener).parameters.values()
-    except (TypeError, ValueError):  # no signature to read (some builtins): the old form
-        return False
-    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) == 3 and not any(p.kind == p.VAR_POSITIONAL for p in params)
 Op = dict[str, Any]
 
 
@@ -219,7 +208,7 @@ class CallRecorder:
                  settings: Settings | None = None,
                  journal_path: Path | str | None = None,
                  replay_interval: float = REPLAY_INTERVAL) -> None:
-        self.listeners: list[EventListener | RawEventListener] = []
+        self.listeners: list[EventListener] = []
         self.privacy = privacy or default_privacy(url, settings)
         self.recordings_dir = recordings_dir or default_recordings_dir(url, settings)
         self._uniqueid: dict[str, str] = {}
@@ -334,41 +323,29 @@ class CallRecorder:
             "caller_masked": self.privacy.display_number(caller), "flow": flow,
             "flow_version": flow_version, "language": language, "direction": direction,
             "at": utcnow().isoformat()})
-        await self.event(call_id, "start", channel=channel)
+        await self.record(call_id, ev.Start(channel=channel))
         return call_id
 
     async def record(self, call_id: str, event: Event) -> None:
-        """Record a typed event (``ivr.events``): stored as its ``stored()`` form."""
-        await self.event(call_id, event)
+        """Record a typed event (``ivr.events``), masked, as its ``stored()`` form."""
+        await self.event(call_id, *event.stored())
 
-    async def event(self, call_id: str, kind: str | Event, step: str = "", text: str = "",
-                    **detail: Any) -> None:
-        """One event: an ``ivr.events.Event``, or the older (kind, step, text, **detail)."""
-        if isinstance(kind, Event):
-            if step or text or detail:
-                raise TypeError("event(): give an Event or kind/step/text/detail, not both")
-            kind, step, text, detail = kind.stored()
+    async def event(self, call_id: str, kind: str, step: str = "", text: str = "",
+                    detail: dict[str, Any] | None = None, **more: Any) -> None:
+        """An event given as its stored columns (hand-made rows in tests, ``record``);
+        listeners hear it typed, as stored (masked)."""
         seq = self._seq.get(call_id, 0) + 1
         self._seq[call_id] = seq
         text = self.privacy.mask(text)
-        detail = self.privacy.mask_value(detail)
+        detail = self.privacy.mask_value({**(detail or {}), **more})
         await self.submit({"op": "event", "call_id": call_id, "seq": seq, "kind": kind,
                            "step": step, "text": text, "detail": detail,
                            "at": utcnow().isoformat()})
-        self._tell(call_id, kind, step, text, detail)
-
-    def _tell(self, call_id: str, kind: str, step: str, text: str,
-              detail: dict[str, Any]) -> None:
-        """Listeners hear the event as stored (masked): typed ones as an ``Event``."""
-        uniqueid = self._uniqueid.get(call_id, "")
-        typed: Event | None = None
-        for listener in self.listeners:
-            if _wants_event(listener):
-                typed = typed or decode(kind, step, text, detail)
-                listener(uniqueid, call_id, typed)  # type: ignore[call-arg]
-            else:
-                listener(uniqueid, call_id, kind, step,  # type: ignore[call-arg]
-                         {"text": text, **detail} if text else detail)
+        if self.listeners:
+            uniqueid = self._uniqueid.get(call_id, "")
+            masked = decode(kind, step, text, detail)
+            for listener in self.listeners:
+                listener(uniqueid, call_id, masked)
 
     async def update(self, call_id: str, **fields: Any) -> None:
         await self.submit({"op": "update", "call_id": call_id, "fields": fields})
@@ -379,8 +356,8 @@ class CallRecorder:
         await self.submit({"op": "finish", "call_id": call_id, "outcome": outcome,
                            "fields": fields, "at": ended.isoformat()})
         closed = None if self._journalling else await self._run(self._closed, call_id)
-        await self.event(call_id, "end", outcome=closed.outcome if closed else outcome,
-                         seconds=closed.duration_seconds if closed else None)
+        await self.record(call_id, ev.End(outcome=closed.outcome if closed else outcome,
+                                          seconds=closed.duration_seconds if closed else None))
         self._seq.pop(call_id, None)
         self._uniqueid.pop(call_id, None)
 

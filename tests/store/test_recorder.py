@@ -18,7 +18,7 @@ def recorder(db_url, privacy, tmp_path):
 async def test_events_are_visible_before_the_call_ends(db_url, privacy, tmp_path):
     rec = recorder(db_url, privacy, tmp_path)
     seen = []
-    rec.listeners.append(lambda uid, cid, kind, step, d: seen.append((uid, kind)))
+    rec.listeners.append(lambda uid, cid, e: seen.append((uid, e.kind)))
     call_id = await rec.start("1700.1", "PJSIP/t-1", "13800138000", "main", "abc")
     await rec.event(call_id, "step", "welcome", type="say")
     # a second reader (another process, a report) sees it mid-call

@@ -172,31 +172,28 @@ def test_decode_flat_reads_the_old_listener_dict() -> None:
     assert e == ev.Prompt(step="m", text="Hi", prompt="p")
 
 
-def test_recorder_takes_events_and_tells_both_listener_forms() -> None:
-    async def run() -> tuple[list[Any], list[Any], list[tuple[str, str, str, dict[str, Any]]]]:
+def test_recorder_stores_typed_events_and_tells_listeners_them() -> None:
+    async def run() -> tuple[list[Any], list[tuple[str, str, str, dict[str, Any]]]]:
         rec = CallRecorder("sqlite://")
         typed: list[Any] = []
-        raw: list[Any] = []
         rec.listeners.append(lambda uid, cid, e: typed.append(e))
-        rec.listeners.append(lambda uid, cid, kind, step, d: raw.append((kind, step, d)))
         call_id = await rec.start("u1", "PJSIP/x", "13800138000", "main", "v1")
         await rec.record(call_id, ev.Prompt(step="m", text="Hello", prompt="p", lang="en"))
-        await rec.event(call_id, ev.Input(step="m", dtmf="1", said="", barge_in=False, goto="x"))
+        await rec.record(call_id, ev.Input(step="m", dtmf="1", said="", barge_in=False,
+                                           goto="x"))
         await rec.event(call_id, "turn", "m", "rx please", confidence=0.9, barged_in=False,
-                        speech_ms=300)
-        with pytest.raises(TypeError):
-            await rec.event(call_id, ev.Hangup(), "step")
+                        speech_ms=300)  # the stored-columns form, read as typed
         await rec.finish(call_id, "goodbye")
         record = await asyncio.to_thread(rec.get, call_id)
         rec.close()
         assert record is not None
         rows = [(e.kind, e.step, e.text, e.detail) for e in record.events]
-        return typed, raw, rows
+        return typed, rows
 
-    typed, raw, rows = asyncio.run(run())
+    typed, rows = asyncio.run(run())
     assert [type(e) for e in typed] == [ev.Start, ev.Prompt, ev.Input, ev.Turn, ev.End]
-    assert raw[1] == ("prompt", "m", {"text": "Hello", "prompt": "p", "lang": "en"})
     assert rows[1] == ("prompt", "m", "Hello", {"prompt": "p", "lang": "en"})
     assert rows[2] == ("input", "m", "", {"dtmf": "1", "said": "", "barge_in": False,
                                           "goto": "x"})
     assert [ev.decode(*r) for r in rows[1:4]] == typed[1:4]
+    assert ev.decode_flat(typed[1].flat()) == typed[1]

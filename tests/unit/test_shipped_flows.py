@@ -60,31 +60,31 @@ async def test_main_line_paths(flows, name):
     turns, outcome, queue, priority = PATHS[name]
     result = await simulate(flows, "main", SimChannel(list(turns)), at=WEDNESDAY_10AM)
     assert (result.outcome, result.record.queue, result.record.queue_priority) == (
-        outcome, queue, priority), [e for e in result.events if e["kind"] in ("step", "route")]
+        outcome, queue, priority), [e for e in result.events if e.kind in ("step", "route")]
 
 
 async def test_survey_answers_recorded(flows):
     result = await simulate(flows, "main", SimChannel(EN + k("5", "2", "4", "5", "3")),
                             at=WEDNESDAY_10AM)
-    survey = next(e for e in result.events if e["kind"] == "survey")
-    assert list(survey["answers"].values()) == [4, 5, 3]
+    survey = next(e for e in result.events if e.kind == "survey")
+    assert list(survey.answers.values()) == [4, 5, 3]
 
 
 async def test_appointments_closed_offers_callback_then_after_hours(flows):
     accepted = await simulate(flows, "main", SimChannel(EN + k("1", "1")), at=SUNDAY_NIGHT)
     assert accepted.outcome == "goodbye"
-    assert any(e["kind"] == "callback" and e["accepted"] for e in accepted.events)
+    assert any(e.kind == "callback" and e.accepted for e in accepted.events)
     declined = await simulate(flows, "main", SimChannel(EN + k("1", "2", "1", "1")),
                               at=SUNDAY_NIGHT)
     assert declined.record.queue == "general_medicine"  # the night nurse
-    assert "after_hours" in {e.get("flow") for e in declined.events if e["kind"] == "subflow"}
+    assert "after_hours" in {e.flow for e in declined.events if e.kind == "subflow"}
 
 
 async def test_elderly_caller_gets_priority_after_surgery(flows):
     result = await simulate(flows, "main", SimChannel(EN + k("4", "2")), at=WEDNESDAY_10AM,
                             vars={"caller.age_group": "elderly"})
     assert result.record.queue == "general_medicine" and result.record.queue_priority == 3
-    assert any(e["kind"] == "profile" for e in result.events)
+    assert any(e.kind == "profile" for e in result.events)
 
 
 @pytest.mark.parametrize("flow", ["appointments", "results", "post_surgery", "complaints",
@@ -120,5 +120,5 @@ async def test_star_repeats_the_menu_slower_for_the_rest_of_the_call(flows):
     result = await simulate(flows, "main", SimChannel(EN + k("*", "2", "2")),
                             at=WEDNESDAY_10AM)
     assert result.record.queue == "pharmacy"
-    rates = [e.get("speech_rate") for e in result.events if e["kind"] == "set"]
+    rates = [e.values.get("speech_rate") for e in result.events if e.kind == "set"]
     assert "slower" in rates

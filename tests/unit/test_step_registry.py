@@ -52,9 +52,9 @@ async def test_a_registered_type_is_validated_simulated_drawn_and_run(tmp_path):
         assert flow_set is not None, found
         result = await simulate(flow_set, "counted",
                                 SimChannel([CallerTurn("key", "1"), CallerTurn("key", "")]))
-        steps = [e["step"] for e in result.events if e["kind"] == "step"]
+        steps = [e.step for e in result.events if e.kind == "step"]
         assert steps[:3] == ["count", "menu", "count"] and result.record.queue == "operator"
-        assert any(e.get("visits") == 2 for e in result.events if e["kind"] == "set")
+        assert any(e.values.get("visits") == 2 for e in result.events if e.kind == "set")
         dot = flow_to_dot(flow_set, "counted").source
         assert "counts visits" in dot and "(tally)" in dot
         bad = FLOW.replace("counter: visits", "counter: visits, extra: 1")

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.flows.listening import Listen, collect
 from ivr.flows.steps.base import ID, Edge, Path, PromptId, Result, StepBase, StepId
 
@@ -43,9 +44,9 @@ class Step(StepBase):
         if got.diverted:
             return got.diverted
         if not got.value:
-            await ctx.event("callback", accepted=False, dtmf=got.reply.key)
+            await ctx.record(ev.Callback(step=ctx.sid, accepted=False, dtmf=got.reply.key))
             return self.declined, None
-        await ctx.event("callback", accepted=True, queue=self.queue,
-                        number=ctx.channel.caller_number)
+        await ctx.record(ev.Callback(step=ctx.sid, accepted=True, queue=self.queue,
+                                     number=ctx.channel.caller_number))
         await ctx.speak(self.confirm)
         return self.accepted, None

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.flows.context import fill
 from ivr.flows.steps.base import ID, Edge, Finding, Result, Scope, StepBase, StepId
 from ivr.flows.steps.subflow import flow_exists
@@ -51,6 +52,6 @@ class Step(StepBase):
             reason=fill(self.reason, state.vars), language=state.lang, call_id=state.call_id,
             max_attempts=self.max_attempts)
         state.vars["followup.id"] = followup_id
-        await ctx.event("followup", matter=self.kind, after=self.after, flow=self.flow,
-                        followup_id=followup_id)
+        await ctx.record(ev.FollowUpBooked(step=ctx.sid, matter=self.kind, after=self.after,
+                                           flow=self.flow, followup_id=followup_id))
         return self.next, None

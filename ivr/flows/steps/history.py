@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.departments import department_name
 from ivr.flows.context import fill
 from ivr.flows.steps.base import Edge, PromptId, Result, StepBase, StepId
@@ -45,8 +46,8 @@ class Step(StepBase):
             raise RuntimeError("history step reached without verification")
         past = await asyncio.to_thread(ctx.recorder.history, state.channel.caller_number,
                                        state.call_id)
-        await ctx.event("history", calls=len(past.calls),
-                        open_followups=len(past.open_followups))
+        await ctx.record(ev.History(step=ctx.sid, calls=len(past.calls),
+                                    open_followups=len(past.open_followups)))
         if not past.calls and not past.open_followups:
             await ctx.speak(self.none)
             return self.next, None

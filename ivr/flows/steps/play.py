@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.flows.listening import pressed
 from ivr.flows.steps.base import Edge, Result, StepBase, StepId
 from ivr.telephony.channel import ALL_KEYS
@@ -32,7 +33,7 @@ class Step(StepBase):
         return f"sound {self.sound}"
 
     async def run(self, ctx: StepContext) -> Result:
-        await ctx.event("prompt", sound=self.sound)
+        await ctx.record(ev.Prompt(step=ctx.sid, sound=self.sound))
         key = await ctx.channel.play(self.sound, ALL_KEYS if self.barge_in else "")
         if key and (diverted := await pressed(ctx, key)):
             return diverted

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ConfigDict, Field, field_validator
 
+from ivr import events as ev
 from ivr.flows.steps.base import Edge, Result, StepBase, StepId
 
 if TYPE_CHECKING:
@@ -97,5 +98,5 @@ class Step(StepBase):
     async def run(self, ctx: StepContext) -> Result:
         local = ctx.state.now().astimezone(ZoneInfo(self.timezone))
         is_open = self.is_open_at(local)
-        await ctx.event("schedule", open=is_open, at=local.isoformat())
+        await ctx.record(ev.Schedule(step=ctx.sid, open=is_open, at=local.isoformat()))
         return (self.open if is_open else self.closed), None

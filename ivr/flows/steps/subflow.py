@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.flows.steps.base import ID, Finding, Result, Scope, StepBase
 
 if TYPE_CHECKING:
@@ -47,5 +48,5 @@ class Step(StepBase):
     async def run(self, ctx: StepContext) -> Result:
         state = ctx.state
         state.flow = state.flow_set.flows[self.flow]
-        await ctx.event("subflow", flow=self.flow, version=state.flow.version)
+        await ctx.record(ev.Subflow(step=ctx.sid, flow=self.flow, version=state.flow.version))
         return state.flow.start, None

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.flows.listening import Listen, Reply, collect
 from ivr.flows.steps.base import ID, Edge, Path, PromptId, Result, Seconds, StepBase, StepId, Strict
 from ivr.triage.keywords import phrase_key
@@ -64,8 +65,8 @@ class Step(StepBase):
             answers[q.id] = got.value
             modes[q.id] = "speech" if got.reply.words and got.reply.confidence > 0 else "dtmf"
             ctx.vars[f"survey.{q.id}"] = got.value
-        await ctx.event("survey", answers=answers, modes=modes,
-                        scales={q.id: q.scale for q in self.questions})
+        await ctx.record(ev.Survey(step=ctx.sid, answers=answers, modes=modes,
+                                   scales={q.id: q.scale for q in self.questions}))
         return self.next, None
 
 

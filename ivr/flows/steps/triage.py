@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from ivr import events as ev
 from ivr.flows.steps.base import (
     ID,
     Edge,
@@ -77,8 +78,7 @@ class Step(StepBase):
         ctx.vars.update({"triage.urgency": decision.urgency,
                          "triage.department": decision.department,
                          "triage.priority": decision.queue_priority})
-        await ctx.event("triage", text, lang=ctx.lang, **decision.as_dict())
-        await ctx.recorder.update(ctx.state.call_id, department=decision.department)
+        await ctx.record(ev.Triage.from_decision(ctx.sid, text, ctx.lang, decision))
         if decision.crisis:
             return self.crisis, None
         if decision.ask_safety and self.safety_check:  # the voice sounds urgent, words not

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
 
+from ivr import events as ev
 from ivr.flows.listening import Listen, Reply, collect
 from ivr.flows.steps.base import Edge, PromptId, Result, Seconds, StepBase, StepId
 
@@ -41,7 +42,7 @@ class Step(StepBase):
             attempts += 1
             ok = len(reply.key) == 8 and await asyncio.to_thread(
                 ctx.recorder.verify_patient, ctx.channel.caller_number, reply.key)
-            await ctx.event("verify", verified=ok, attempt=attempts)
+            await ctx.record(ev.Verify(step=ctx.sid, verified=ok, attempt=attempts))
             return True if ok else None
 
         # A key pressed during an earlier prompt is not a date of birth: dropped.

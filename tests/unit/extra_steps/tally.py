@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ivr import events as ev
 from ivr.flows.context import StepContext
 from ivr.flows.steps.base import ID, Edge, Result, StepBase, StepId
 
@@ -27,5 +28,5 @@ class Step(StepBase):
 
     async def run(self, ctx: StepContext) -> Result:
         ctx.vars[self.counter] = int(ctx.vars.get(self.counter, 0)) + 1
-        await ctx.event("set", **{self.counter: ctx.vars[self.counter]})
+        await ctx.record(ev.SetVars(step=ctx.sid, values={self.counter: ctx.vars[self.counter]}))
         return self.next, None
