@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.errors import CallerHangup
 from ivr.telephony.fake import HANGUP, SAY, WAV, FakeChannel
+from ivr.triage.decision import Triager
 from ivr.triage.engine import RuleTriager
 
 
@@ -57,6 +59,12 @@ def SimChannel(turns: list[CallerTurn] | None = None,
         confidence=1.0, speech_audio=False, recognizer=recognizer)
 
 
+@functools.cache
+def shipped_triager() -> RuleTriager:
+    """The shipped triage rules, read once per process (``ivr test`` runs many calls)."""
+    return RuleTriager()
+
+
 @dataclass
 class Simulation:
     outcome: str
@@ -66,8 +74,10 @@ class Simulation:
 
 async def simulate(flow_set: FlowSet, flow_name: str, channel: FakeChannel,
                    vars: dict[str, Any] | None = None, at: dt.datetime | None = None,
-                   on_event: Callable[[ev.Event], None] | None = None) -> Simulation:
-    """Run ``flow_name`` on ``channel``; events are reported live through ``on_event``."""
+                   on_event: Callable[[ev.Event], None] | None = None,
+                   triager: Triager | None = None) -> Simulation:
+    """Run ``flow_name`` on ``channel``; events are reported live through ``on_event``.
+    ``triager``: the shipped rules unless given."""
     recorder = CallRecorder("sqlite://")
     events: list[ev.Event] = []
 
@@ -85,7 +95,7 @@ async def simulate(flow_set: FlowSet, flow_name: str, channel: FakeChannel,
                             **(vars or {})},
                       now=(lambda: at) if at else lambda: dt.datetime.now(dt.UTC))
     try:
-        outcome = await FlowRunner(recorder, RuleTriager()).run(state)
+        outcome = await FlowRunner(recorder, triager or shipped_triager()).run(state)
     except CallerHangup:
         outcome = "caller_hangup"
     await recorder.finish(call_id, outcome)
