@@ -278,7 +278,7 @@ async def test_sighup_while_listening_raises_caller_hangup(recognizer, speech):
     try:
         with pytest.raises(CallerHangup):
             await channel.hear("Which department?", "ko-KR", timeout=5, max_seconds=10)
-        assert time.monotonic() - t0 < 2.5  # not the 5 s timeout: the hangup ended it
+        assert time.monotonic() - t0 < 4.0  # not the 5 s timeout: the hangup ended it
         with pytest.raises(CallerHangup):  # and no further command reaches Asterisk
             await channel.answer()
     finally:
