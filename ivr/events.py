@@ -23,8 +23,8 @@ __all__ = [
     "AMI_PREFIX", "AgentCalled", "AgentComplete", "AgentConnect", "AmiQueueEvent", "Callback",
     "End", "Error", "Event", "FollowUpBooked", "FollowUpCall", "Hangup", "History", "Input",
     "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt", "QueueCallerAbandon",
-    "QueueCallerJoin", "QueueResult", "Route", "Schedule", "SetVars", "Start", "Step", "Stored",
-    "Subflow", "Survey", "Triage", "Turn", "Verify", "ami_event", "decode", "decode_flat",
+    "QueueCallerJoin", "QueueResult", "RedFlag", "Route", "Schedule", "SetVars", "Start", "Step",
+    "Stored", "Subflow", "Survey", "Triage", "Turn", "Verify", "ami_event", "decode", "decode_flat",
 ]
 
 AMI_PREFIX = "ami:"
@@ -270,6 +270,19 @@ class Triage(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RedFlag(Event):
+    """The red-flag screen heard danger in an answer (``text``) and took the call to
+    the emergency or crisis ``lane``, whatever the step was waiting for."""
+
+    kind: ClassVar[str] = "red_flag"
+    lane: str = ""
+    reasons: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return f"    RED FLAG heard, to the {self.lane} team: {'; '.join(self.reasons)}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Route(Event):
     """The call goes to people: a queue (step: the queue) or an extension (step "")."""
 
@@ -455,7 +468,7 @@ class Other(Event):
 
 KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
-    NoInput, NoMatch, Triage, Route, QueueResult, Callback, Survey, Schedule, Subflow,
+    NoInput, NoMatch, Triage, RedFlag, Route, QueueResult, Callback, Survey, Schedule, Subflow,
     SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect, AgentComplete,
     QueueCallerAbandon, QueueCallerJoin)}
 

@@ -53,6 +53,12 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
                          "emergency_key needs an emergency_step to go to"))
     if spec.emergency_step:
         target_ok(spec.emergency_step, ("emergency_step",), "emergency_step")
+    if spec.red_flag_screen != "every_answer":
+        line, col = flow.where("red_flag_screen")
+        out.append(Diagnostic(flow.path, line, col, "IVR205",
+                              f"red_flag_screen: {spec.red_flag_screen} - a red flag said at "
+                              "a menu, survey or call-back of this flow is not heard; only "
+                              "free questions are screened", severity="warning"))
     scope = Scope(spec.emergency_key, frozenset(flows), frozenset(broken))
     for sid, step in flow.steps.items():
         what = f"{type_of(step)} step '{sid}'"

@@ -14,6 +14,7 @@ Codes are stable: tests and engineers' scripts rely on them.
     IVR202 a red-flag (urgency 1 / crisis / emergency key) branch that can miss emergency
     IVR203 on_error does not lead to a person
     IVR204 a history step reachable without a verify step's 'verified' exit
+    IVR205 (warning) the flow narrows the red-flag screen to free questions
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Prompt out, barge-in, keys and speech together, the flow's emergency key,
 retries with the no-input / no-match prompts, "are you still there?" at the
 first silence, and the key pressed during an earlier prompt carried to the
 next question. Everything the caller does passes through :func:`heard`, the
-single place where a key or an utterance is recorded (and screened).
+single place where a key or an utterance is recorded, and where every
+utterance is screened for red flags before the step reads it
+(``ivr.flows.screening``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ivr import events as ev
+from ivr.flows.screening import divert, screen
 from ivr.telephony.channel import Heard
+from ivr.triage.vocabulary import red_flag_phrases
 
 if TYPE_CHECKING:
     from ivr.flows.context import StepContext
@@ -42,7 +46,7 @@ class Listen:
     keys_only: bool = False  # keypad only (dates of birth, yes-by-key offers)
     max_digits: int = 1
     pending: Literal["take", "drop"] = "take"  # a key pressed during an earlier prompt
-    score_voice: bool = False  # free answers: how urgent the voice sounds
+    free_speech: bool = False  # a free question (screened even where a flow narrows it)
 
 
 @dataclass(frozen=True)
@@ -112,7 +116,8 @@ async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, Res
         return await heard(ctx, Heard(dtmf=key), listen)
     answer = await state.channel.hear(text, state.lang, state.rate,
                                       timeout=state.timeout(listen.timeout),
-                                      max_seconds=listen.max_seconds, phrases=listen.phrases)
+                                      max_seconds=listen.max_seconds,
+                                      phrases=_with_red_flags(ctx, listen.phrases))
     return await heard(ctx, answer, listen)
 
 
@@ -138,13 +143,26 @@ async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bo
     if key and (len(key) == 1 or listen.max_digits == 1):
         emergency = ctx.emergency_step(key[:1])
     if answer.text:
-        await _record_words(ctx, answer, listen.score_voice)
+        await _record_words(ctx, answer, listen.free_speech)
+        if ctx.state.flow.spec.red_flag_screen == "every_answer" or listen.free_speech:
+            danger = screen(ctx, answer.text, answer.confidence)
+            if danger is not None:  # whatever the step was waiting for
+                return Reply(words=answer.text, confidence=answer.confidence), await divert(
+                    ctx, answer.text, danger)
     if key and (record or emergency):
         await ctx.record(ev.Input(step=ctx.sid, dtmf=key, barge_in=barge_in or answer.barged_in,
                                   emergency_key=bool(emergency)))
     reply = Reply(key=key, words=answer.text, confidence=answer.confidence,
                   barge_in=barge_in or answer.barged_in)
     return reply, ((emergency, None) if emergency else None)
+
+
+def _with_red_flags(ctx: StepContext, phrases: list[str] | None) -> list[str] | None:
+    """A grammar hears only its phrases: add the red-flag ones so the screen gets them."""
+    rules = getattr(ctx.triager, "rules", None)
+    if phrases is None or rules is None:
+        return phrases
+    return list(dict.fromkeys([*phrases, *red_flag_phrases(rules, ctx.lang)]))
 
 
 async def _record_words(ctx: StepContext, answer: Heard, score_voice: bool) -> None:

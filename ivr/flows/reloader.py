@@ -5,14 +5,13 @@ serving."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from pathlib import Path
 
 from ivr.flows.diagnostics import Diagnostic, FlowValidationError
 from ivr.flows.loader import load_flow_set
 from ivr.flows.model import FlowSet
+from ivr.watch import Signature, Watcher, signature
 
 log = logging.getLogger(__name__)
 
@@ -24,18 +23,11 @@ class FlowStore:
         self.current: FlowSet | None = None
         self.last_errors: list[Diagnostic] = []
         self.reloads = 0
-        self._signature: tuple[tuple[str, int, int], ...] = ()
-        self._task: asyncio.Task[None] | None = None
+        self._watcher = Watcher("flow", self.signature, self.load, kept="set")
 
-    def signature(self) -> tuple[tuple[str, int, int], ...]:
-        files = sorted([*self.dialplans.glob("*.yaml"), *self.prompts.glob("*.yaml"),
-                        *self.prompts.glob("*/*.wav")])
-        out = []
-        for f in files:
-            with contextlib.suppress(FileNotFoundError):
-                st = f.stat()
-                out.append((str(f), st.st_mtime_ns, st.st_size))
-        return tuple(out)
+    def signature(self) -> Signature:
+        return signature([*self.dialplans.glob("*.yaml"), *self.prompts.glob("*.yaml"),
+                          *self.prompts.glob("*/*.wav")])
 
     def recordings(self) -> dict[tuple[str, str], Path]:
         """(lang, prompt text) -> recorded file, for prompts with ``prompts/<lang>/<id>.wav``."""
@@ -51,7 +43,7 @@ class FlowStore:
 
     def load(self) -> bool:
         """Validate the folders; replace the current set only if valid. True if replaced."""
-        self._signature = self.signature()
+        self._watcher.mark()
         flow_set, found = load_flow_set([self.dialplans], self.prompts)
         if flow_set is None:
             self.last_errors = [d for d in found if d.severity == "error"]
@@ -73,19 +65,10 @@ class FlowStore:
         return changed
 
     async def watch(self, interval: float = 1.0) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            if self.signature() != self._signature:
-                try:
-                    await asyncio.to_thread(self.load)
-                except Exception:
-                    log.exception("flow reload failed; still serving the last good set")
+        await self._watcher.poll(interval)
 
     def start_watching(self, interval: float = 1.0) -> None:
-        self._task = asyncio.create_task(self.watch(interval))
+        self._watcher.start(interval)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._watcher.stop()

@@ -53,6 +53,10 @@ class FlowHeader(Strict):
         None, pattern=r"^[0-9*#]$", description="Pressed at any menu: the emergency step.")
     emergency_step: StepId | None = None
     profiles: list[ProfileRule] = Field(default_factory=list)
+    red_flag_screen: Literal["every_answer", "free_answers"] = Field(
+        "every_answer", description="Which answers the red-flag screen hears: every answer "
+        "at every listening step (the default), or only free-speech questions (a narrowing "
+        "the validator warns about, IVR205).")
     steps: dict[str, StepBase] = Field(min_length=1)
 
 

@@ -241,3 +241,45 @@ async def test_an_unscripted_command_escapes_the_error_route(recorder, flow_set)
     # the runner sends any failure to a person; a test's broken script must not pass
     with pytest.raises(UnexpectedCommand):
         await run(recorder, flow_set, FakeChannel(keys=[]))
+
+
+async def test_a_red_flag_said_at_a_menu_goes_to_the_emergency_team(recorder, flow_set):
+    ch = FakeChannel(keys=[SAY + "my father collapsed and is not breathing"],
+                     queues={"emergency": ANSWERED})
+    outcome, record, state = await run(recorder, flow_set, ch)
+    assert outcome == "answered" and record.queue == "emergency" and record.urgency == 1
+    red = next(e for e in record.events if e.kind == "red_flag")
+    assert red.step == "menu" and red.detail["lane"] == "emergency"
+    assert any("not_breathing" in r for r in red.detail["reasons"])
+    assert state.vars["triage.urgency"] == 1
+
+
+async def test_crisis_talk_in_a_survey_goes_to_the_crisis_team(recorder, flow_set):
+    ch = FakeChannel(keys=["5", SAY + "I want to end my life"], queues={"crisis": ANSWERED})
+    _, record, _ = await run(recorder, flow_set, ch)
+    assert record.queue == "crisis"
+    assert [e.detail["lane"] for e in record.events if e.kind == "red_flag"] == ["crisis"]
+
+
+async def test_a_flow_that_narrows_the_screen_still_screens_free_questions(recorder, tmp_path):
+    import shutil
+
+    root = tmp_path / "flows"
+    shutil.copytree(FLOWS / "valid", root)
+    clinic = root / "clinic.yaml"
+    clinic.write_text(clinic.read_text().replace(
+        'emergency_step: to_emergency\n',
+        'emergency_step: to_emergency\nred_flag_screen: free_answers\n'))
+    from ivr.flows.loader import load_flow_set
+
+    narrowed, found = load_flow_set([root], FLOWS / "prompts")
+    assert narrowed is not None
+    assert [d.code for d in found if d.file.endswith("clinic.yaml")] == ["IVR205"]
+    at_menu = FakeChannel(keys=[SAY + "he is not breathing", SAY + "pharmacy"],
+                          queues={"pharmacy": ANSWERED})
+    _, record, _ = await run(recorder, narrowed, at_menu)
+    assert record.queue == "pharmacy"  # the menu no longer screens: a warned choice
+    asked = FakeChannel(keys=["3", SAY + "he is not breathing"],
+                        queues={"emergency": ANSWERED})
+    _, record, _ = await run(recorder, narrowed, asked)
+    assert record.queue == "emergency"

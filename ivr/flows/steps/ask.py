@@ -77,7 +77,7 @@ class Step(StepBase):
     async def run(self, ctx: StepContext) -> Result:
         listen = Listen(self.prompt, max_seconds=self.max_seconds, timeout=self.timeout,
                         phrases=[p for ps in self.grammar.values() for p in ps] or None,
-                        score_voice=self.mode == "free")
+                        free_speech=self.mode == "free")
         got = await collect(ctx, listen, self.value_of, retries=ctx.state.retries(self.retries),
                             fallbacks={"no_input": self.no_input, "no_match": self.no_match})
         if got.diverted:

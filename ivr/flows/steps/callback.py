@@ -39,7 +39,8 @@ class Step(StepBase):
         return [(self.accept_key, ("accept_key",))]
 
     async def run(self, ctx: StepContext) -> Result:
-        got = await collect(ctx, Listen(self.prompt, keys_only=True),
+        # heard, not keys only: a caller may answer the offer with what is happening
+        got = await collect(ctx, Listen(self.prompt, max_seconds=6),
                             lambda reply: reply.key == self.accept_key)
         if got.diverted:
             return got.diverted
