@@ -28,7 +28,7 @@ from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
 from ivr.telephony.errors import AmiError
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
-from ivr.triage.engine import RuleTriager
+from ivr.triage.reloader import RulesStore
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ def load_recognizer(settings: Settings) -> Any:
 
 class Engine:
     def __init__(self, settings: Settings, pbx: PbxInstance,
-                 listeners: list[EventListener] | None = None) -> None:
+                 listeners: list[EventListener] | None = None,
+                 rules: Path | None = None) -> None:
         self.settings = settings
         self.listeners = listeners or []
         self.pbx = pbx
@@ -66,6 +67,8 @@ class Engine:
         self.audiosocket = AudioSocketServer()
         self._synth: Synthesizer | None = None
         self.flows = FlowStore(Path(settings.engine.dialplans), Path(settings.engine.prompts))
+        # the triager every call holds: the last good triage_rules.yaml (or ``rules``)
+        self.rules = RulesStore(rules)
         self._tasks: set[asyncio.Future[None]] = set()
         self._replayer: asyncio.Future[None] | None = None
 
@@ -74,6 +77,9 @@ class Engine:
         s = self.settings
         self.flows.load()  # raises with every finding if the flows are invalid at start
         self.flows.start_watching()
+        # raises with every finding if the rules are invalid at start; then hot reload
+        await asyncio.to_thread(self.rules.load)
+        self.rules.start_watching()
         # migrates, may replay a journal: seconds on a slow or absent database server
         # keys, journal and recordings under this engine's state folder, not the default's
         self.recorder = await asyncio.to_thread(CallRecorder, s.database_url, settings=s)
@@ -91,7 +97,7 @@ class Engine:
 
         await asyncio.to_thread(acoustic.warm_up)
         self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
-        self.runner = FlowRunner(self.recorder, RuleTriager())
+        self.runner = FlowRunner(self.recorder, self.rules)  # new rules at the next decision
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
         self.agi = FastAgiServer()
         self.agi.add_route("inbound", self.handle_inbound)
@@ -170,6 +176,7 @@ class Engine:
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.flows.stop()
+        await self.rules.stop()
         await self.stop_listening()
         await self.audiosocket.stop()
         if self.ami is not None:
