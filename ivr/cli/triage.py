@@ -34,6 +34,7 @@ from ivr.triage.eval import (
     RED_FLAG_RECALL_BAR,
     LabelError,
     Report,
+    Slice,
     evaluate,
     load_cases,
     load_dispositions,
@@ -163,6 +164,23 @@ def _confusion(report: Report) -> list[str]:
     return lines
 
 
+def _frac(hit: int, total: int) -> str:
+    return f"{100 * hit / total:5.1f} % ({hit}/{total})" if total else "-"
+
+
+def _slice_table(title: str, slices: dict[str, Slice]) -> list[str]:
+    """One row per slice: red-flag recall, clinical and administrative over-triage."""
+    width = max([len(title)] + [len(k) for k in slices])
+    head = (f"{title:<{width}}  {'cases':>5}  {'red-flag recall':<20}  "
+            f"{'clinical -> emergency':<22}  {'admin -> emergency':<20}  full match")
+    lines = [head]
+    for name, s in slices.items():
+        lines.append(f"{name:<{width}}  {s.cases:>5}  {_frac(s.red_hit, s.red):<20}  "
+                     f"{_frac(s.clinical_over, s.clinical):<22}  "
+                     f"{_frac(s.admin_over, s.admin):<20}  {_frac(s.full_match, s.cases)}")
+    return lines
+
+
 @triage.command("eval")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Figures and misses as one JSON object.")
@@ -173,9 +191,11 @@ def _confusion(report: Report) -> list[str]:
 @RULES_OPTION
 def eval_cmd(file: Path, as_json: bool, min_recall: float, min_accuracy: float,
              rules: Path | None) -> None:
-    """Evaluate on a labelled JSONL file ({text, lang, urgency, department[, tags, context]}):
-    red-flag recall (urgency 1 labelled -> 1 given), department accuracy, a confusion
-    table. Exit 1 below the bars."""
+    """Evaluate on a labelled JSONL file ({text, lang, urgency, department[, tags, context,
+    red_flag, category, group, speaker]}): red-flag recall (red flag labelled -> urgency
+    1 given), over-triage (non-red clinical / administrative calls given urgency 1),
+    department accuracy, figures per language and category, a fairness table (by
+    language, patient group, speaker) and a confusion table. Exit 1 below the bars."""
     triager = _triager(rules)
     try:
         cases = load_cases(file)
@@ -203,6 +223,21 @@ def eval_cmd(file: Path, as_json: bool, min_recall: float, min_accuracy: float,
     click.echo(f"urgency accuracy     {_pct(report.urgency_accuracy):>8}  "
                f"(under-triaged {len(report.under_triaged)}, "
                f"over-triaged {len(report.over_triaged)})")
+    overall = report.overall
+    click.echo(f"over-triage          clinical (non-red) -> emergency "
+               f"{_frac(overall.clinical_over, overall.clinical)}, "
+               f"administrative -> emergency {_frac(overall.admin_over, overall.admin)}")
+    click.echo("")
+    for line in _slice_table("language", report.sliced("lang")):
+        click.echo(line)
+    click.echo("")
+    for line in _slice_table("category", report.sliced("category")):
+        click.echo(line)
+    for key, title in (("group", "patient group"), ("speaker", "speaker")):
+        if report.has(key):
+            click.echo("")
+            for line in _slice_table(title, report.sliced(key)):
+                click.echo(line)
     click.echo("")
     for line in _confusion(report):
         click.echo(line)

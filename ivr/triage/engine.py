@@ -17,6 +17,7 @@ Nothing here can lower a red flag: it is decided first, and later steps only rai
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,7 @@ class _Candidate:
 
 
 _COMPILED: dict[int, tuple[Rules, Matcher, NegationDetector]] = {}
+_HEARD: dict[int, dict[str, tuple[re.Pattern[str] | None, dict[str, str]]]] = {}
 
 
 def _compiled(rules: Rules) -> tuple[Matcher, NegationDetector]:
@@ -114,12 +116,14 @@ class RuleTriager:
         if doubt:
             reasons.append(f"recognition confidence {confidence:.2f} < "
                            f"{policy.low_confidence_below:.2f}: negations are not trusted")
-        norm = normalise(text)
+        norm = self._heard_as(normalise(text), lang, reasons)
         facts = self._facts(norm, doubt, reasons)
         self._age(facts, ctx, reasons)
         fired = [c for c in self.rules.combinations if self._fires(c, facts)]
 
         level, department, crisis = self._base(facts, fired, reasons)
+        if level == 3 and not self._placed(facts, fired):
+            level = self._vital_sign(facts, level, reasons)
         clinical = level in (2, 3)
         if clinical:
             department = self._patient_department(facts, department, reasons)
@@ -135,6 +139,45 @@ class RuleTriager:
                               rules_version=self.rules.version,
                               symptoms=sorted(e for e in facts.hits
                                               if self.rules.entries[e].kind in COMPLAINTS))
+
+    # --- recogniser errors, vital functions ------------------------------------------
+    def _heard_as(self, norm: str, lang: str, reasons: list[str]) -> str:
+        """Words a recogniser commonly gets wrong, put back ("chess pain" -> chest pain)."""
+        regex = _HEARD.get(id(self.rules), {}).get(lang)
+        if regex is None:
+            pairs = self.rules.heard_as.get(lang, ())
+            table = {normalise(k): normalise(v) for k, v in pairs}
+            regex = (re.compile(r"(?<![a-z0-9])(?:" + "|".join(
+                re.escape(k) for k in sorted(table, key=len, reverse=True)) + r")(?![a-z0-9])")
+                if table else None, table)
+            _HEARD.setdefault(id(self.rules), {})[lang] = regex
+        pattern, table = regex
+        if pattern is None:
+            return norm
+
+        def swap(m: re.Match[str]) -> str:
+            reasons.append(f"heard '{m.group(0)}' as '{table[m.group(0)]}' (a common "
+                           "recognition error)")
+            return table[m.group(0)]
+
+        return pattern.sub(swap, norm)
+
+    def _placed(self, facts: _Facts, fired: list[Combination]) -> bool:
+        """Whether a complaint (not only a known condition) or a combination placed it."""
+        return bool(fired) or any(h.kind == SYMPTOM and not self.rules.entries[h.entry].condition
+                                  for h in facts.hits.values())
+
+    def _vital_sign(self, facts: _Facts, level: int, reasons: list[str]) -> int:
+        """Doubt escalates: a clinical call the rules cannot place that names a vital function
+        (breathing, consciousness, bleeding, colour, responsiveness) goes to a clinician."""
+        vital = [h for h in facts.hits.values() if self.rules.entries[h.entry].vital]
+        if not vital:
+            return level
+        new = min(level, self.rules.policy.vital_sign_urgency)
+        hit = vital[0]
+        reasons.append(f"vital function {self.rules.entries[hit.entry].vital} named "
+                       f"('{hit.said}'): raised {level} -> {new}, a clinician decides")
+        return new
 
     # --- facts --------------------------------------------------------------------
     def _facts(self, norm: str, doubt: bool, reasons: list[str]) -> _Facts:
@@ -340,4 +383,6 @@ class RuleTriager:
 
 
 def _phrase_note(hit: Hit) -> str:
+    if hit.by_sound:
+        return f" (sounds like '{hit.phrase}': a recognition error?)"
     return "" if normalise(hit.phrase) == hit.said else f" (phrase '{hit.phrase}')"

@@ -3,7 +3,18 @@
 A labelled line (JSONL)::
 
     {"text": "孩子发烧三天了", "lang": "zh", "urgency": 3, "department": "pediatrics",
-     "tags": ["pediatric"], "context": {}}
+     "tags": ["pediatric"], "context": {},
+     "red_flag": false, "category": "fever", "group": "child", "speaker": "relative"}
+
+``red_flag`` (default: urgency 1), ``category`` (default: the first tag, else the
+kind), ``group`` (infant, child, adult, elderly, pregnant) and ``speaker`` (self,
+relative) are optional; the fresh batches (``tests/triage/fresh/``) carry them all.
+
+Each case is one *kind*: ``red`` (a red flag or crisis: must reach urgency 1),
+``clinical`` (urgency 2-3) or ``admin`` (urgency 4). *Over-triage* is a non-red
+case sent to the emergency or crisis lane (given urgency 1), counted apart for
+clinical and administrative calls; the fairness table gives recall and both
+over-triage shares by language, patient group and speaker.
 
 The bars a release must clear (``ivr triage eval`` exits 1 below them):
 red-flag recall = 100 % (every utterance labelled urgency 1 is given urgency 1)
@@ -40,6 +51,72 @@ class Case:
     tags: tuple[str, ...] = ()
     context: dict[str, object] = field(default_factory=dict)
     line: int = 0
+    red_flag: bool | None = None
+    category: str = ""
+    group: str = ""
+    speaker: str = ""
+
+    @property
+    def is_red(self) -> bool:
+        return self.urgency == 1 if self.red_flag is None else self.red_flag
+
+    @property
+    def kind(self) -> str:
+        """red, clinical or admin."""
+        if self.is_red:
+            return "red"
+        return "admin" if self.urgency == 4 else "clinical"
+
+
+GROUPS = ("infant", "child", "adult", "elderly", "pregnant")
+SPEAKERS = ("self", "relative")
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Figures for one subset of the cases."""
+
+    cases: int
+    red: int
+    red_hit: int
+    clinical: int
+    clinical_over: int
+    admin: int
+    admin_over: int
+    full_match: int
+
+    @staticmethod
+    def of(outcomes: list[Outcome]) -> Slice:
+        red = [o for o in outcomes if o.case.kind == "red"]
+        clin = [o for o in outcomes if o.case.kind == "clinical"]
+        adm = [o for o in outcomes if o.case.kind == "admin"]
+        return Slice(len(outcomes), len(red), sum(o.decision.urgency == 1 for o in red),
+                     len(clin), sum(o.decision.urgency == 1 for o in clin),
+                     len(adm), sum(o.decision.urgency == 1 for o in adm),
+                     sum(o.department_ok and o.urgency_ok for o in outcomes))
+
+    @property
+    def recall(self) -> float | None:
+        return self.red_hit / self.red if self.red else None
+
+    @property
+    def clinical_over_triage(self) -> float | None:
+        return self.clinical_over / self.clinical if self.clinical else None
+
+    @property
+    def admin_over_triage(self) -> float | None:
+        return self.admin_over / self.admin if self.admin else None
+
+    def as_dict(self) -> dict[str, Any]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 4)
+        return {"cases": self.cases, "red_flags": self.red, "red_flags_found": self.red_hit,
+                "recall": r(self.recall), "clinical": self.clinical,
+                "clinical_to_emergency": self.clinical_over,
+                "clinical_over_triage": r(self.clinical_over_triage),
+                "admin": self.admin, "admin_to_emergency": self.admin_over,
+                "admin_over_triage": r(self.admin_over_triage),
+                "full_match": round(self.full_match / self.cases, 4) if self.cases else None}
 
 
 @dataclass(frozen=True)
@@ -65,7 +142,7 @@ class Report:
 
     @property
     def red_flag_cases(self) -> list[Outcome]:
-        return [o for o in self.outcomes if o.case.urgency == 1]
+        return [o for o in self.outcomes if o.case.is_red]
 
     @property
     def red_flag_recall(self) -> float:
@@ -75,7 +152,23 @@ class Report:
     @property
     def red_flag_precision(self) -> float:
         given = [o for o in self.outcomes if o.decision.urgency == 1]
-        return self._share(sum(o.case.urgency == 1 for o in given), len(given))
+        return self._share(sum(o.case.is_red for o in given), len(given))
+
+    @property
+    def overall(self) -> Slice:
+        return Slice.of(self.outcomes)
+
+    def sliced(self, key: str) -> dict[str, Slice]:
+        """Figures by one attribute of the case: lang, category, group, speaker or kind."""
+        buckets: dict[str, list[Outcome]] = {}
+        for o in self.outcomes:
+            buckets.setdefault(getattr(o.case, key) or "-", []).append(o)
+        order = {"group": GROUPS, "speaker": SPEAKERS}.get(key, ())
+        names = [n for n in order if n in buckets] + sorted(set(buckets) - set(order))
+        return {n: Slice.of(buckets[n]) for n in names}
+
+    def has(self, key: str) -> bool:
+        return any(getattr(o.case, key) for o in self.outcomes)
 
     @property
     def department_accuracy(self) -> float:
@@ -123,6 +216,11 @@ class Report:
             "under_triaged": len(self.under_triaged),
             "over_triaged": len(self.over_triaged),
             "languages": dict(Counter(o.case.lang for o in self.outcomes)),
+            "overall": self.overall.as_dict(),
+            "by_language": {k: v.as_dict() for k, v in self.sliced("lang").items()},
+            "by_category": {k: v.as_dict() for k, v in self.sliced("category").items()},
+            "fairness": {key: {k: v.as_dict() for k, v in self.sliced(key).items()}
+                         for key in ("lang", "group", "speaker") if self.has(key)},
             "misses": [miss_dict(o.case, o.decision) for o in self.outcomes
                        if not (o.department_ok and o.urgency_ok)],
         }
@@ -156,9 +254,23 @@ def load_cases(path: Path) -> list[Case]:
             raise LabelError(f"{path}:{n}: missing {', '.join(missing)}")
         if row["urgency"] not in (1, 2, 3, 4):
             raise LabelError(f"{path}:{n}: urgency must be 1-4, got {row['urgency']!r}")
-        cases.append(Case(str(row["text"]), str(row["lang"]), int(row["urgency"]),
-                          str(row["department"]), tuple(row.get("tags", ())),
-                          dict(row.get("context") or {}), n))
+        red = row.get("red_flag")
+        if red is not None and not isinstance(red, bool):
+            raise LabelError(f"{path}:{n}: red_flag must be true or false, got {red!r}")
+        group, speaker = str(row.get("group") or ""), str(row.get("speaker") or "")
+        if group and group not in GROUPS:
+            raise LabelError(f"{path}:{n}: group must be one of {', '.join(GROUPS)}, "
+                             f"got {group!r}")
+        if speaker and speaker not in SPEAKERS:
+            raise LabelError(f"{path}:{n}: speaker must be self or relative, got {speaker!r}")
+        tags = tuple(row.get("tags", ()))
+        case = Case(str(row["text"]), str(row["lang"]), int(row["urgency"]),
+                    str(row["department"]), tags, dict(row.get("context") or {}), n,
+                    red, "", group, speaker)
+        category = str(row.get("category") or "") or next(
+            (t for t in tags if t != "red_flag"), case.kind)
+        cases.append(Case(case.text, case.lang, case.urgency, case.department, tags,
+                          case.context, n, red, category, group, speaker))
     return cases
 
 

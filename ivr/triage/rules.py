@@ -30,7 +30,7 @@ import difflib
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,15 @@ class Entry:
     age_group: str | None = None
     note: str = ""
     line: int = 0
+    # modifier ids whose phrases are joined, in one clause, into this entry's phrases
+    # (body site x sensation): [[site_chest, quality_cardiac]]
+    compose: tuple[tuple[str, ...], ...] = ()
+    # a modifier naming a vital function (breathing, consciousness, bleeding, colour,
+    # responsiveness): an unplaced clinical call with one goes to a clinician
+    vital: str | None = None
+
+
+VITALS = ("breathing", "consciousness", "bleeding", "colour", "responsiveness")
 
 
 @dataclass(frozen=True)
@@ -125,6 +134,8 @@ class Policy:
     temperature: tuple[tuple[float, str], ...] = ()
     patient_departments: tuple[tuple[str, str], ...] = ()
     requests_first: tuple[str, ...] = ()
+    # a clinical call left at routine (or unplaced) that names a vital function
+    vital_sign_urgency: int = 2
 
 
 @dataclass(frozen=True)
@@ -141,6 +152,10 @@ class Rules:
     gap_words: int = 3
     gap_chars: int = 5
     medicine_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # recogniser errors: misheard words -> meant, per language ("chess pain")
+    heard_as: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # Chinese phrases also matched by sound (toneless pinyin): 凶口痛 = 胸口痛
+    pinyin: bool = False
     updated: str = ""
     owner: str = ""
 
@@ -313,13 +328,16 @@ def _entries(c: _Checker, languages: tuple[str, ...], departments: dict[str, str
             allowed = {*languages, "unless", "note"}
             allowed |= {"urgency", "department", "condition"} if kind == SYMPTOM else set()
             allowed |= {"negatable"} if kind in (CRISIS, RED_FLAG) else set()
-            allowed |= {"age_group"} if kind == MODIFIER else set()
+            allowed |= {"compose"} if kind in (CRISIS, RED_FLAG, SYMPTOM) else set()
+            allowed |= {"age_group", "vital"} if kind == MODIFIER else set()
             required = {"urgency", "department"} if kind == SYMPTOM else set()
             if isinstance(body, dict):  # other languages are reported once, as TRI104
                 allowed |= {k for k in body if _looks_like_language(k)}
             body = c.mapping(path, allowed, required)
             phrases = _phrases(c, path, body, languages)
-            if not any(phrases.values()):
+            compose = tuple(tuple(str(x) for x in part) for part in body.get("compose") or ()
+                            if isinstance(part, list))
+            if not any(phrases.values()) and not compose:
                 c.error(path, "TRI101", f"{section}/{eid}: no phrases in any language")
             if kind in (RED_FLAG, CRISIS):
                 for lang in ("zh", "en"):
@@ -331,6 +349,10 @@ def _entries(c: _Checker, languages: tuple[str, ...], departments: dict[str, str
                 c.mapping((*path, "unless"), languages)
                 unless = _phrases(c, (*path, "unless"), body.get("unless") or {}, languages)
             urgency = c.number((*path, "urgency"), int, 2, 3) if kind == SYMPTOM else None
+            vital = c.string((*path, "vital")) or None
+            if vital and vital not in VITALS:
+                c.error((*path, "vital"), "TRI102", f"vital '{vital}' is not one of "
+                        f"{', '.join(VITALS)}")
             age_group = c.string((*path, "age_group")) or None
             if age_group and age_group not in AGE_GROUPS:
                 c.error((*path, "age_group"), "TRI102", f"age_group '{age_group}' is not one of "
@@ -346,7 +368,8 @@ def _entries(c: _Checker, languages: tuple[str, ...], departments: dict[str, str
                             else eid if kind == REQUEST else None),
                 unless=unless, negatable=bool(body.get("negatable", True)),
                 condition=bool(body.get("condition", False)), age_group=age_group,
-                note=c.string((*path, "note")), line=c.src.where(path)[0])
+                note=c.string((*path, "note")), line=c.src.where(path)[0],
+                compose=compose, vital=vital)
             # A modifier (how, who) may share words with a complaint (what): 高烧 is both
             # a fever and a high one. Two complaints, or two modifiers, may not.
             dimension = "modifier" if kind == MODIFIER else "complaint"
@@ -358,7 +381,44 @@ def _entries(c: _Checker, languages: tuple[str, ...], departments: dict[str, str
                         c.error((*path, lang, i), "TRI106", f"phrase {phrase!r} is listed under "
                                 f"'{eid}' and '{other}': one meaning per phrase")
                     seen_phrase.setdefault(key, (eid, (*path, lang, i)))
-    return entries
+    return _composed(c, entries, languages)
+
+
+def _composed(c: _Checker, entries: dict[str, Entry], languages: tuple[str, ...]
+              ) -> dict[str, Entry]:
+    """Expand ``compose``: each sequence of modifiers becomes the phrases joined by a gap
+    (``胸口*沉``, ``chest * heavy``); a pair also in the other order (``pressure * chest``)."""
+    out = dict(entries)
+    for eid, entry in entries.items():
+        if not entry.compose:
+            continue
+        phrases = {lang: list(ps) for lang, ps in entry.phrases.items()}
+        for i, seq in enumerate(entry.compose):
+            unknown = [m for m in seq if m not in entries or entries[m].kind != MODIFIER]
+            if unknown or len(seq) < 2:
+                c.error((_section_of(entry.kind), eid, "compose", i), "TRI107",
+                        f"{eid}: compose needs two or more modifiers, unknown: "
+                        f"{', '.join(unknown) or '-'}")
+                continue
+            orders = [seq, seq[::-1]] if len(seq) == 2 else [seq]
+            for lang in languages:
+                lists = [entries[m].phrases.get(lang, ()) for m in seq]
+                if not all(lists):
+                    continue
+                joint = "*" if lang in ("zh", "ko") else " * "
+                have = set(phrases.setdefault(lang, []))
+                for order in orders:
+                    for combo in itertools.product(*[entries[m].phrases[lang] for m in order]):
+                        phrase = joint.join(combo)
+                        if phrase not in have:
+                            have.add(phrase)
+                            phrases[lang].append(phrase)
+        out[eid] = replace(entry, phrases={k: tuple(v) for k, v in phrases.items()})
+    return out
+
+
+def _section_of(kind: str) -> str:
+    return next(s for s, k in _SECTIONS.items() if k == kind)
 
 
 def _combinations(c: _Checker, facts: set[str], departments: dict[str, str]
@@ -392,7 +452,7 @@ def _policy(c: _Checker, facts: set[str], departments: dict[str, str],
             requests: set[str]) -> Policy:
     p = ("policy",)
     c.mapping(p, ("unrecognised", "low_confidence_below", "repeat_caller", "acoustic", "age",
-                  "temperature", "patient_departments", "requests_first"))
+                  "temperature", "patient_departments", "requests_first", "vital_sign_urgency"))
     for key, allowed, required in (
             ("unrecognised", ("urgency", "department"), ("urgency", "department")),
             ("repeat_caller", ("calls_24h_at_least", "raise"), ()),
@@ -448,7 +508,9 @@ def _policy(c: _Checker, facts: set[str], departments: dict[str, str],
         elderly_from_years=c.number((*p, "age", "elderly_from_years"), float, 50, 120,
                                     d.elderly_from_years),
         temperature=tuple(sorted(temps)),
-        patient_departments=tuple(groups))
+        patient_departments=tuple(groups),
+        vital_sign_urgency=c.number((*p, "vital_sign_urgency"), int, 1, 3,
+                                    d.vital_sign_urgency))
 
 
 def _negation(c: _Checker, languages: tuple[str, ...]) -> dict[str, Negation]:
@@ -512,8 +574,19 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
     policy = _policy(c, facts, departments,
                      {e.id for e in entries.values() if e.kind == REQUEST})
     negation = _negation(c, languages)
-    matching = c.mapping(("matching",), ("gap_words", "gap_chars", "medicine_words")) \
+    matching = c.mapping(("matching",), ("gap_words", "gap_chars", "medicine_words",
+                                         "heard_as", "pinyin")) \
         if c.get(("matching",)) is not None else {}
+    heard: dict[str, tuple[tuple[str, str], ...]] = {}
+    if "heard_as" in matching:
+        c.mapping(("matching", "heard_as"), languages)
+        for lang, pairs in (matching["heard_as"] or {}).items():
+            if not isinstance(pairs, dict) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in pairs.items()):
+                c.error(("matching", "heard_as", lang), "TRI102",
+                        "matching heard_as: expected a mapping of misheard: meant words")
+                continue
+            heard[str(lang)] = tuple(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
     medicine = {}
     if "medicine_words" in matching:
         c.mapping(("matching", "medicine_words"), languages)
@@ -526,7 +599,9 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
                   negation=negation, policy=policy,
                   gap_words=c.number(("matching", "gap_words"), int, 0, 10, 3),
                   gap_chars=c.number(("matching", "gap_chars"), int, 0, 20, 5),
-                  medicine_words=medicine, updated=str(c.get(("updated",)) or ""),
+                  medicine_words=medicine, heard_as=heard,
+                  pinyin=bool(matching.get("pinyin", False)),
+                  updated=str(c.get(("updated",)) or ""),
                   owner=c.string(("owner",)))
     return rules, sorted(c.diags)
 
