@@ -53,6 +53,8 @@ def _check_flow(flow: Flow, flows: dict[str, Flow], prompts: dict[str, dict[str,
                          "emergency_key needs an emergency_step to go to"))
     if spec.emergency_step:
         target_ok(spec.emergency_step, ("emergency_step",), "emergency_step")
+    if spec.crisis_step:
+        target_ok(spec.crisis_step, ("crisis_step",), "crisis_step")
     if spec.red_flag_screen != "every_answer":
         line, col = flow.where("red_flag_screen")
         out.append(Diagnostic(flow.path, line, col, "IVR205",
@@ -101,7 +103,8 @@ def _reachable(flow: Flow, crosses: Callable[[StepBase, Edge], bool] | None = No
     """Steps reached from the flow's entry points (start, on_error, emergency_step),
     following only the edges ``crosses`` allows (all of them by default)."""
     spec = flow.spec
-    roots = [spec.start, spec.on_error] + ([spec.emergency_step] if spec.emergency_step else [])
+    roots = [spec.start, spec.on_error] + [s for s in (spec.emergency_step, spec.crisis_step)
+                                           if s]
     seen = set(roots)
     todo = deque(roots)
     while todo:

@@ -114,6 +114,9 @@ def check_safety(flows: dict[str, Flow]) -> list[Diagnostic]:
         if flow.spec.emergency_step:
             red.append(((flow.name, flow.spec.emergency_step), ("emergency_step",),
                         "the emergency key"))
+        if flow.spec.crisis_step:
+            red.append(((flow.name, flow.spec.crisis_step), ("crisis_step",),
+                        "crisis talk heard at any question"))
         for sid, step in flow.steps.items():
             for e in step.red_flag_exits():
                 red.append(((flow.name, e.target), ("steps", sid, *e.path),

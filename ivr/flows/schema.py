@@ -52,6 +52,9 @@ class FlowHeader(Strict):
     emergency_key: str | None = Field(
         None, pattern=r"^[0-9*#]$", description="Pressed at any menu: the emergency step.")
     emergency_step: StepId | None = None
+    crisis_step: StepId | None = Field(
+        None, description="Where crisis talk heard at any question goes (the red-flag "
+        "screen), e.g. the crisis protocol; without it, straight to the crisis team.")
     profiles: list[ProfileRule] = Field(default_factory=list)
     red_flag_screen: Literal["every_answer", "free_answers"] = Field(
         "every_answer", description="Which answers the red-flag screen hears: every answer "

@@ -54,15 +54,19 @@ def screen(ctx: StepContext, words: str, confidence: float) -> TriageDecision | 
 
 
 async def divert(ctx: StepContext, words: str, decision: TriageDecision) -> Result:
-    """One short line, then the emergency or crisis team; the call's outcome."""
+    """Crisis talk: the flow's crisis protocol (``crisis_step``) when it has one.
+    Otherwise one short line, then the emergency or crisis team: the call's outcome."""
     from ivr.flows.people import to_human
 
     lane = "crisis" if decision.crisis else "emergency"
     ctx.vars.update({"triage.urgency": decision.urgency, "triage.department": lane,
-                     "triage.priority": decision.queue_priority})
+                     "triage.priority": decision.queue_priority, "utterance": words})
     await ctx.record(ev.Triage.from_decision(ctx.sid, words, ctx.lang, decision))
     await ctx.record(ev.RedFlag(step=ctx.sid, text=words, lane=lane,
                                 reasons=list(decision.reasons)))
+    protocol = ctx.state.flow.spec.crisis_step
+    if lane == "crisis" and protocol:
+        return protocol, None
     prompt = PROMPT_IDS[lane]
     if ctx.has_prompt(prompt):
         await ctx.speak(prompt)

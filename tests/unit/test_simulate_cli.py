@@ -19,9 +19,10 @@ def test_scripted_simulation_prints_path_and_prompts():
     assert "    says: Hello." in lines
     assert "    caller said: 'crushing chest pain'" in lines
     assert lines[-1] == "outcome: answered (queue emergency)"
-    # the path, in order
+    assert any(ln.startswith("    RED FLAG heard, to the emergency team: ") for ln in lines)
+    # the path, in order: the red-flag screen takes the call from the question itself
     steps = [ln.split()[1] for ln in lines if ln.startswith("[clinic]")]
-    assert steps == ["hours", "hello", "chime", "menu", "describe", "triage", "to_emergency"]
+    assert steps == ["hours", "hello", "chime", "menu", "describe"]
 
 
 def test_json_output_and_unanswered_queue_escalates():
