@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
@@ -31,6 +32,21 @@ class MenuOption(Strict):
     say: list[str] = Field(default_factory=list, description="Phrases a caller may say.")
     goto: StepId
     set: dict[str, str] = Field(default_factory=dict, description="Variables to set.")
+    means: list[str] = Field(default_factory=list, description="Requests the triage rules "
+                             "recognise (pharmacy, appointments, results, billing, complaints, "
+                             "operator) that choose this option when the caller says them in "
+                             "their own words.")
+
+    def serves(self, request: str) -> bool:
+        return request in self.means or request in (self.set.get("choice"), self.goto)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Where the caller's answer takes them, and what it sets."""
+
+    goto: str
+    set: dict[str, str]
 
     @model_validator(mode="after")
     def _key_or_phrase(self) -> MenuOption:
@@ -48,6 +64,9 @@ class Step(StepBase):
     timeout: Seconds | None = None
     retries: int | None = Field(None, ge=0, le=5)
     barge_in: bool = True
+    clinical: StepId | None = Field(
+        None, description="Where a caller goes who describes a complaint instead of choosing "
+        "(their words in 'utterance'), e.g. the triage step. Without it, a no-match.")
     no_input: Fallback
     no_match: Fallback
     model_config = ConfigDict(title="Menu", json_schema_extra={"examples": [{
@@ -61,6 +80,8 @@ class Step(StepBase):
     def exits(self) -> list[Edge]:
         out = [Edge(o.key or "/".join(o.say[:1]), o.goto, ("options", i, "goto"))
                for i, o in enumerate(self.options)]
+        if self.clinical:
+            out.append(Edge("describes a complaint", self.clinical, ("clinical",)))
         return [*out, Edge("no input", self.no_input.goto, ("no_input", "goto")),
                 Edge("no match", self.no_match.goto, ("no_match", "goto"))]
 
@@ -98,10 +119,28 @@ class Step(StepBase):
                     return option
         return None
 
+    def understood(self, ctx: StepContext, reply: Reply) -> Choice | None:
+        """An option by key or phrase; otherwise the caller's own words read by the
+        clinical rules (already screened for red flags): a complaint goes to
+        ``clinical``, a request they recognise to the option that ``serves`` it."""
+        option = self.option_for(reply)
+        if option is not None:
+            return Choice(option.goto, option.set)
+        if not reply.words:
+            return None
+        decision = ctx.triager.decide(reply.words, ctx.lang, {
+            "asr_confidence": reply.confidence,
+            **{k: v for k, v in ctx.vars.items() if k == "caller.age_group"}})
+        if decision.symptoms or decision.urgency <= 2:  # clinical words: a clinician's call
+            return Choice(self.clinical, {"utterance": reply.words}) if self.clinical else None
+        option = next((o for o in self.options if o.serves(decision.department)), None)
+        return Choice(option.goto, option.set) if option else None
+
     async def run(self, ctx: StepContext) -> Result:
         phrases = [p for o in self.options for p in o.say] or None
         got = await collect(ctx, Listen(self.prompt, phrases=phrases, timeout=self.timeout),
-                            self.option_for, retries=ctx.state.retries(self.retries),
+                            lambda reply: self.understood(ctx, reply),
+                            retries=ctx.state.retries(self.retries),
                             fallbacks={"no_input": self.no_input, "no_match": self.no_match})
         if got.diverted:
             return got.diverted
