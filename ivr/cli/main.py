@@ -11,6 +11,7 @@ from ivr.cli.db import db
 from ivr.cli.demo import demo
 from ivr.cli.followups import followups
 from ivr.cli.graph import graph
+from ivr.cli.intent import intent
 from ivr.cli.models import models
 from ivr.cli.override import override
 from ivr.cli.pbx import pbx
@@ -38,6 +39,7 @@ def cli(verbose: int) -> None:
 cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(followups)
+cli.add_command(intent)
 cli.add_command(graph)
 cli.add_command(models)
 cli.add_command(override)
