@@ -64,6 +64,10 @@ class Step(StepBase):
     timeout: Seconds | None = None
     retries: int | None = Field(None, ge=0, le=5)
     barge_in: bool = True
+    listen: Literal["grammar", "free"] = Field(
+        "grammar", description="grammar: the recogniser expects the option phrases (and "
+        "red-flag phrases); free: it hears whatever the caller says, for an open question "
+        "('How can I help you?') read by the option phrases and the clinical rules.")
     clinical: StepId | None = Field(
         None, description="Where a caller goes who describes a complaint instead of choosing "
         "(their words in 'utterance'), e.g. the triage step. Without it, a no-match.")
@@ -138,7 +142,10 @@ class Step(StepBase):
 
     async def run(self, ctx: StepContext) -> Result:
         phrases = [p for o in self.options for p in o.say] or None
-        got = await collect(ctx, Listen(self.prompt, phrases=phrases, timeout=self.timeout),
+        listen = Listen(self.prompt, phrases=phrases if self.listen == "grammar" else None,
+                        timeout=self.timeout, max_seconds=8 if self.listen == "grammar" else 15,
+                        free_speech=self.listen == "free")
+        got = await collect(ctx, listen,
                             lambda reply: self.understood(ctx, reply),
                             retries=ctx.state.retries(self.retries),
                             fallbacks={"no_input": self.no_input, "no_match": self.no_match})
