@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from ivr.triage.rules import CRISIS, RED_FLAG, Rules
 
+_last: tuple[Rules | None, dict[str, list[str]]] = (None, {})  # per rules object, by language
+
 
 def red_flag_phrases(rules: Rules, lang: str) -> list[str]:
-    """Plain red-flag and crisis phrases for ``lang`` ("ko-KR" or "ko"), in file order."""
+    """Plain red-flag and crisis phrases for ``lang`` ("ko-KR" or "ko"), in file order.
+    Kept for the rules in use (every question of every call asks; a reload replaces it)."""
+    global _last
+    if _last[0] is not rules:
+        _last = (rules, {})
     code = lang.split("-")[0].lower()
-    out: list[str] = []
-    for entry in rules.entries.values():
-        if entry.kind in (RED_FLAG, CRISIS):
-            out += [p for p in entry.phrases.get(code, ()) if "*" not in p]
-    return list(dict.fromkeys(out))
+    if code not in _last[1]:
+        out: list[str] = []
+        for entry in rules.entries.values():
+            if entry.kind in (RED_FLAG, CRISIS):
+                out += [p for p in entry.phrases.get(code, ()) if "*" not in p]
+        _last[1][code] = list(dict.fromkeys(out))
+    return _last[1][code]
