@@ -22,9 +22,10 @@ from typing import Any, ClassVar, NamedTuple
 __all__ = [
     "AMI_PREFIX", "AgentCalled", "AgentComplete", "AgentConnect", "AmiQueueEvent", "Callback",
     "End", "Error", "Event", "FollowUpBooked", "FollowUpCall", "Hangup", "History", "Input",
-    "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt", "QueueCallerAbandon",
-    "QueueCallerJoin", "QueueResult", "RedFlag", "Route", "Schedule", "SetVars", "Start", "Step",
-    "Stored", "Subflow", "Survey", "Triage", "Turn", "Verify", "ami_event", "decode", "decode_flat",
+    "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt", "ProtocolAnswer",
+    "QueueCallerAbandon", "QueueCallerJoin", "QueueResult", "RedFlag", "Route", "Schedule",
+    "SetVars", "Start", "Step", "Stored", "Subflow", "Survey", "Triage", "Turn", "Verify",
+    "ami_event", "decode", "decode_flat",
 ]
 
 AMI_PREFIX = "ami:"
@@ -283,6 +284,26 @@ class RedFlag(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProtocolAnswer(Event):
+    """An answer to a protocol question (triage_protocols.yaml) at a triage step: ``answer``
+    yes, no or unsure (silence and the unrecognised are unsure, and count as yes);
+    ``raised_to`` the level it raised the decision to, None when it changed nothing;
+    ``text`` the words, ``dtmf`` the key if one answered."""
+
+    kind: ClassVar[str] = "protocol_answer"
+    protocol: str = ""
+    version: int = 0
+    question: str = ""
+    answer: str = ""
+    raised_to: int | None = None
+    dtmf: str | None = _opt()
+
+    def describe(self) -> str | None:
+        raised = f": raised to {self.raised_to}" if self.raised_to else ""
+        return f"    protocol {self.protocol} {self.question}: {self.answer}{raised}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Route(Event):
     """The call goes to people: a queue (step: the queue) or an extension (step "")."""
 
@@ -468,8 +489,8 @@ class Other(Event):
 
 KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
-    NoInput, NoMatch, Triage, RedFlag, Route, QueueResult, Callback, Survey, Schedule, Subflow,
-    SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect, AgentComplete,
+    NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Route, QueueResult, Callback, Survey,
+    Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect, AgentComplete,
     QueueCallerAbandon, QueueCallerJoin)}
 
 # keys only the outbound shape of "followup" writes

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from ivr.cli.triage_protocols import protocols
 from ivr.departments import DEPARTMENTS
 from ivr.triage.engine import (
     CTX_ACOUSTIC,
@@ -334,6 +335,9 @@ def review_cmd(file: Path | None, since: str, db_url: str | None, as_json: bool,
                 listed = ", ".join(f"'{p['phrase']}' ({p['calls']})" for p in s["phrases"])
                 click.echo(f"  {s['add_to']}: {listed}")
     raise SystemExit(1 if missed else 0)
+
+
+triage.add_command(protocols)
 
 
 @triage.command("validate")

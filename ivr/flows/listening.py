@@ -47,6 +47,8 @@ class Listen:
     max_digits: int = 1
     pending: Literal["take", "drop"] = "take"  # a key pressed during an earlier prompt
     free_speech: bool = False  # a free question (screened even where a flow narrows it)
+    text: str | None = None  # words built at run time, said instead of the prompt's text
+    # (protocol questions from triage_protocols.yaml); ``prompt`` still names it in records
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ async def ask(ctx: StepContext, listen: Listen, prompt: str) -> tuple[Reply, Res
         key, state.pending_digit = state.pending_digit, None
         if listen.pending == "take":
             return await heard(ctx, Heard(dtmf=key), listen, barge_in=True)
-    text = ctx.text(prompt)
+    text = listen.text if listen.text is not None else ctx.text(prompt)
     await ctx.record(ev.Prompt(step=ctx.sid, text=text, prompt=prompt, lang=state.lang))
     if listen.keys_only:
         key = await state.channel.collect_digits(text, listen.max_digits,

@@ -30,8 +30,12 @@ PATHS = {
     "says emergency at the screen (zh)": (k("1") + say("急诊，救命"), "answered", "emergency", 10),
     "chest pain described in Mandarin": (ZH + k("6") + say("我胸口像压了块大石头"),
                                           "answered", "emergency", 10),
-    "child with fever: pediatrics": (ZH + k("6") + say("孩子发烧三天了"), "answered",
-                                     "pediatrics", 3),
+    # the fever protocol's three questions, answered no (key 2)
+    "child with fever: pediatrics": (ZH + k("6") + say("孩子发烧三天了") + k("2", "2", "2"),
+                                     "answered", "pediatrics", 3),
+    # silence at a protocol question counts as yes: doubt escalates
+    "child with fever, silent at the questions": (ZH + k("6") + say("孩子发烧三天了"),
+                                                  "answered", "emergency", 10),
     "suicidal talk: crisis team": (EN + k("6") + say("I don't want to live, I want to die"),
                                    "answered", "crisis", 10),
     "book an appointment (open)": (EN + k("1", "1"), "answered", "appointments", 1),

@@ -1,4 +1,5 @@
-"""``triage``: score the caller's words (and voice) and branch on urgency and department."""
+"""``triage``: score the caller's words (and voice), ask the protocol questions for the
+complaint where the words are not decisive, and branch on urgency and department."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class Step(StepBase):
         None, description="Where a caller goes whose voice sounds urgent (acoustic urgency, "
         "triage_rules.yaml policy) while the words are no red flag: ask whether it is an "
         "emergency. Without it, the voice can only raise the level.")
+    protocols: bool = Field(
+        True, description="At urgency 2 or 3, ask the yes/no questions of the complaint's "
+        "protocol (triage_protocols.yaml) before branching. Answers only raise the level "
+        "(silence and 'not sure' count as yes), so this is on unless a flow turns it off.")
     model_config = ConfigDict(title="Triage")
     drawn_as: ClassVar[str] = "decision"
 
@@ -68,25 +73,44 @@ class Step(StepBase):
         return [(d, ("departments", d)) for d in self.departments]
 
     def label(self, prompts: Mapping[str, str]) -> str:
-        return f"scores {self.input}"
+        return f"scores {self.input}" + (", asks protocol questions" if self.protocols else "")
+
+    def destination(self, urgency: int, department: str) -> str:
+        """Where a decision goes (not crisis talk, no safety check): a department's entry
+        at 2 to 4, else its level; a missing level escalates to the next more urgent one
+        present (level 1 always is)."""
+        if urgency > 1 and department in self.departments:
+            return self.departments[department]
+        for level in range(min(max(urgency, 1), 4), 0, -1):
+            if str(level) in self.urgency:
+                return self.urgency[str(level)]  # type: ignore[index]
+        return self.urgency["1"]
 
     async def run(self, ctx: StepContext) -> Result:
+        from ivr.flows.protocol_questions import ask_protocol
+
         text = str(ctx.vars.get(self.input, ""))
         decision = ctx.triager.decide(text, ctx.lang, {
             k: v for k, v in ctx.vars.items()
             if k.startswith("caller.") or k in ("asr_confidence", "acoustic_urgency")})
-        ctx.vars.update({"triage.urgency": decision.urgency,
-                         "triage.department": decision.department,
-                         "triage.priority": decision.queue_priority})
+        self._keep(ctx, decision)
         await ctx.record(ev.Triage.from_decision(ctx.sid, text, ctx.lang, decision))
         if decision.crisis:
             return self.crisis, None
-        if decision.ask_safety and self.safety_check:  # the voice sounds urgent, words not
-            return self.safety_check, None
-        if decision.urgency > 1 and decision.department in self.departments:
-            return self.departments[decision.department], None
-        # A missing level escalates: the next more urgent branch takes the caller.
-        for level in range(decision.urgency, 0, -1):
-            if str(level) in self.urgency:
-                return self.urgency[str(level)], None  # type: ignore[index]
-        return self.urgency["1"], None
+        if self.protocols and not decision.crisis and decision.urgency in (2, 3):
+            asked, diverted = await ask_protocol(ctx, decision)
+            if diverted:  # the emergency key, a red flag heard in an answer
+                return diverted
+            if asked is not decision:  # the final decision, raised or not
+                decision = asked
+                self._keep(ctx, decision)
+                await ctx.record(ev.Triage.from_decision(ctx.sid, text, ctx.lang, decision))
+        if decision.urgency > 1 and decision.ask_safety and self.safety_check:
+            return self.safety_check, None  # the voice sounds urgent, the words do not
+        return self.destination(decision.urgency, decision.department), None
+
+    @staticmethod
+    def _keep(ctx: StepContext, decision: Any) -> None:
+        ctx.vars.update({"triage.urgency": decision.urgency,
+                         "triage.department": decision.department,
+                         "triage.priority": decision.queue_priority})
