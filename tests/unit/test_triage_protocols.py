@@ -328,7 +328,7 @@ def test_every_answer_path_of_the_shipped_line_ends_with_a_level_and_a_step(flow
     ends, problems = prove(SHIPPED, flow_set)
     assert problems == []
     assert {e.step for e in ends} == {"triage"}
-    assert all(e.target == "to_emergency" for e in ends if e.level == 1)
+    assert all(e.target == "to_emergency_triaged" for e in ends if e.level == 1)
     assert {e.level for e in ends} == {1, 2, 3}
 
 
