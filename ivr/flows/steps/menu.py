@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
+from ivr.flows.context import fill
 from ivr.flows.listening import Listen, Reply, collect
 from ivr.flows.steps.base import (
     Edge,
@@ -22,6 +23,7 @@ from ivr.flows.steps.base import (
     Strict,
 )
 from ivr.triage.keywords import phrase_key
+from ivr.triage.protocols import protocols_for
 
 if TYPE_CHECKING:
     from ivr.flows.context import StepContext
@@ -32,6 +34,9 @@ class MenuOption(Strict):
     say: list[str] = Field(default_factory=list, description="Phrases a caller may say.")
     goto: StepId
     set: dict[str, str] = Field(default_factory=dict, description="Variables to set.")
+    label: dict[str, str] = Field(default_factory=dict, description="language -> what the "
+                                  "option does, in words for the menu's confirm prompt "
+                                  "({choice}).")
     means: list[str] = Field(default_factory=list, description="Requests the triage rules "
                              "recognise (pharmacy, appointments, results, billing, complaints, "
                              "operator) that choose this option when the caller says them in "
@@ -47,6 +52,7 @@ class Choice:
 
     goto: str
     set: dict[str, str]
+    option: MenuOption | None = None  # chosen by what the rules made of the caller's words
 
     @model_validator(mode="after")
     def _key_or_phrase(self) -> MenuOption:
@@ -68,6 +74,10 @@ class Step(StepBase):
         "grammar", description="grammar: the recogniser expects the option phrases (and "
         "red-flag phrases); free: it hears whatever the caller says, for an open question "
         "('How can I help you?') read by the option phrases and the clinical rules.")
+    confirm: PromptId | None = Field(
+        None, description="Asked ('{choice}' filled with the option's label) when the "
+        "option was chosen from the caller's own words rather than a key or an option "
+        "phrase: yes goes on; no, silence or an unclear answer take the no_match exit.")
     clinical: StepId | None = Field(
         None, description="Where a caller goes who describes a complaint instead of choosing "
         "(their words in 'utterance'), e.g. the triage step. Without it, a no-match.")
@@ -78,7 +88,7 @@ class Step(StepBase):
         "options": [{"key": "1", "say": ["appointment"], "goto": "appointments"}],
         "no_input": {"prompt": "sorry_no_input", "goto": "to_operator"},
         "no_match": {"prompt": "sorry_no_match", "goto": "to_operator"}}]})
-    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt",)
+    prompt_fields: ClassVar[tuple[str, ...]] = ("prompt", "confirm")
     drawn_as: ClassVar[str] = "decision"
 
     def exits(self) -> list[Edge]:
@@ -138,7 +148,23 @@ class Step(StepBase):
         if decision.symptoms or decision.urgency <= 2:  # clinical words: a clinician's call
             return Choice(self.clinical, {"utterance": reply.words}) if self.clinical else None
         option = next((o for o in self.options if o.serves(decision.department)), None)
-        return Choice(option.goto, option.set) if option else None
+        return Choice(option.goto, option.set, option) if option else None
+
+    async def unconfirmed(self, ctx: StepContext, option: MenuOption) -> Result | None:
+        """None on yes to "You'd like <label>, is that right?" (keys 1/2 or the yes/no
+        words of triage_protocols.yaml), or without a confirm prompt or a label; else
+        where the call goes: a diversion (emergency key, red flag) or the no_match exit."""
+        label = option.label.get(ctx.lang)
+        answers = protocols_for(getattr(ctx.triager, "rules", None))
+        if not self.confirm or not label or answers is None:
+            return None
+        listen = Listen(self.confirm, text=fill(ctx.text(self.confirm), {"choice": label}),
+                        phrases=answers.phrases(ctx.lang), max_seconds=4,
+                        timeout=self.timeout)
+        got = await collect(ctx, listen, lambda r: answers.hear(r.words, r.key))
+        if got.diverted:
+            return got.diverted
+        return None if got.value == "yes" else (self.no_match.goto, None)
 
     async def run(self, ctx: StepContext) -> Result:
         phrases = [p for o in self.options for p in o.say] or None
@@ -153,5 +179,8 @@ class Step(StepBase):
             return got.diverted
         if got.value is None:
             return getattr(self, got.missed or "no_input").goto, None
+        if got.value.option is not None and (
+                elsewhere := await self.unconfirmed(ctx, got.value.option)):
+            return elsewhere  # no, or doubt: the flow's way to a person
         await ctx.assign(got.value.set)
         return got.value.goto, None
