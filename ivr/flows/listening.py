@@ -15,17 +15,18 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from ivr import events as ev
-from ivr.flows.screening import divert, screen
+from ivr.flows.screening import divert, read_words
 from ivr.telephony.channel import Heard
 from ivr.triage.vocabulary import red_flag_phrases
 
 if TYPE_CHECKING:
     from ivr.flows.context import StepContext
     from ivr.flows.steps.base import Fallback, Result
+    from ivr.triage.decision import TriageDecision
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,8 @@ class Reply:
     words: str = ""
     confidence: float = 0.0
     barge_in: bool = False  # the key was pressed during an earlier prompt
+    # what the rules made of the words, when the red-flag screen read them
+    reading: TriageDecision | None = field(default=None, compare=False)
 
     @property
     def empty(self) -> bool:
@@ -144,18 +147,19 @@ async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bo
     emergency = None
     if key and (len(key) == 1 or listen.max_digits == 1):
         emergency = ctx.emergency_step(key[:1])
+    reading = None
     if answer.text:
         await _record_words(ctx, answer, listen.free_speech)
         if ctx.state.flow.spec.red_flag_screen == "every_answer" or listen.free_speech:
-            danger = screen(ctx, answer.text, answer.confidence)
-            if danger is not None:  # whatever the step was waiting for
+            reading = read_words(ctx, answer.text, answer.confidence)
+            if reading is not None and reading.urgency == 1:  # whatever the step waited for
                 return Reply(words=answer.text, confidence=answer.confidence), await divert(
-                    ctx, answer.text, danger)
+                    ctx, answer.text, reading)
     if key and (record or emergency):
         await ctx.record(ev.Input(step=ctx.sid, dtmf=key, barge_in=barge_in or answer.barged_in,
                                   emergency_key=bool(emergency)))
     reply = Reply(key=key, words=answer.text, confidence=answer.confidence,
-                  barge_in=barge_in or answer.barged_in)
+                  barge_in=barge_in or answer.barged_in, reading=reading)
     return reply, ((emergency, None) if emergency else None)
 
 

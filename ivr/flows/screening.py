@@ -43,14 +43,20 @@ PROMPT_IDS = {"emergency": "red_flag_transfer", "crisis": "crisis_transfer"}
 CONTEXT_KEYS = ("asr_confidence", "caller.age_group")  # words and the patient, no raises
 
 
-def screen(ctx: StepContext, words: str, confidence: float) -> TriageDecision | None:
-    """The decision when ``words`` hold a red flag or crisis talk, else None."""
+def read_words(ctx: StepContext, words: str, confidence: float) -> TriageDecision | None:
+    """What the rules make of an answer's words (None for no words): the screen's
+    reading, which a menu then reuses to understand words that are no option."""
     if not words.strip():
         return None
     context: dict[str, object] = {k: ctx.vars[k] for k in CONTEXT_KEYS if k in ctx.vars}
     context["asr_confidence"] = confidence
-    decision = ctx.triager.decide(words, ctx.lang, context)
-    return decision if decision.urgency == 1 else None
+    return ctx.triager.decide(words, ctx.lang, context)
+
+
+def screen(ctx: StepContext, words: str, confidence: float) -> TriageDecision | None:
+    """The decision when ``words`` hold a red flag or crisis talk, else None."""
+    decision = read_words(ctx, words, confidence)
+    return decision if decision is not None and decision.urgency == 1 else None
 
 
 async def divert(ctx: StepContext, words: str, decision: TriageDecision) -> Result:

@@ -42,14 +42,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ivr.departments import DEPARTMENTS
 from ivr.flows.diagnostics import Diagnostic
-from ivr.flows.yaml_source import Source, load_source
+from ivr.flows.yaml_source import Source
 from ivr.triage.decision import QUEUE_PRIORITY, TriageDecision
-from ivr.triage.rules import RED_FLAG, SYMPTOM, Rules, _too_large, read_bounded
+from ivr.triage.rules import RED_FLAG, SYMPTOM, Rules, parse_bounded, read_bounded
 
 log = logging.getLogger(__name__)
 
@@ -403,17 +402,8 @@ def _checks(parsed: ProtocolFile, rules: Rules | None, today: dt.date, error: An
 
 def check_text(text: str, file: str, rules: Rules | None = None, today: dt.date | None = None
                ) -> tuple[Protocols | None, list[Diagnostic]]:
-    if (bound := _too_large(text, file)) is not None:
-        return None, [replace(bound, code="PRO003")]
-    try:
-        src = load_source(text, file)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [Diagnostic(file, line, col, "PRO001", f"YAML syntax: {exc.problem}")]
-    except yaml.YAMLError as exc:
-        return None, [Diagnostic(file, 1, 1, "PRO001", f"YAML syntax: {exc}")]
-    return check_source(src, rules, today)
+    src, found = parse_bounded(text, file, "PRO")
+    return (None, found) if src is None else check_source(src, rules, today)
 
 
 def check_file(path: Path, rules: Rules | None = None, today: dt.date | None = None

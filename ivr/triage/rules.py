@@ -656,17 +656,27 @@ def _count(text: str, file: str, loader: Any) -> Diagnostic | None:
     return None
 
 
-def check_text(text: str, file: str) -> tuple[Rules | None, list[Diagnostic]]:
+def parse_bounded(text: str, file: str, prefix: str = "TRI"
+                  ) -> tuple[Source | None, list[Diagnostic]]:
+    """YAML with positions, within the size and alias bounds: the source, or the
+    finding (``<prefix>003`` out of bounds, ``<prefix>001`` syntax). Shared by every
+    clinician-owned file (rules, protocols)."""
     if (bound := _too_large(text, file)) is not None:
-        return None, [bound]
+        return None, [replace(bound, code=f"{prefix}003")]
     try:
-        src = load_source(text, file)
+        return load_source(text, file), []
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [Diagnostic(file, line, col, "TRI001", f"YAML syntax: {exc.problem}")]
+        return None, [Diagnostic(file, line, col, f"{prefix}001", f"YAML syntax: {exc.problem}")]
     except yaml.YAMLError as exc:
-        return None, [Diagnostic(file, 1, 1, "TRI001", f"YAML syntax: {exc}")]
+        return None, [Diagnostic(file, 1, 1, f"{prefix}001", f"YAML syntax: {exc}")]
+
+
+def check_text(text: str, file: str) -> tuple[Rules | None, list[Diagnostic]]:
+    src, found = parse_bounded(text, file)
+    if src is None:
+        return None, found
     if not isinstance(src.data, dict):
         return None, [Diagnostic(file, 1, 1, "TRI102", "the rules file must be a mapping")]
     return check_source(src)

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 
 from ivr.flows.context import fill
 from ivr.flows.listening import Listen, Reply, collect
+from ivr.flows.screening import read_words
 from ivr.flows.steps.base import (
     Edge,
     Fallback,
@@ -142,9 +143,9 @@ class Step(StepBase):
             return Choice(option.goto, option.set)
         if not reply.words:
             return None
-        decision = ctx.triager.decide(reply.words, ctx.lang, {
-            "asr_confidence": reply.confidence,
-            **{k: v for k, v in ctx.vars.items() if k == "caller.age_group"}})
+        decision = reply.reading or read_words(ctx, reply.words, reply.confidence)
+        if decision is None:
+            return None
         if decision.symptoms or decision.urgency <= 2:  # clinical words: a clinician's call
             return Choice(self.clinical, {"utterance": reply.words}) if self.clinical else None
         option = next((o for o in self.options if o.serves(decision.department)), None)
