@@ -59,9 +59,9 @@ class _TextOrCommand(click.Group):
         return "decide", self.commands["decide"], args
 
 
-def _triager(rules: Path | None) -> RuleTriager:
+def _triager(rules: Path | None, rules_only: bool = False) -> RuleTriager:
     try:
-        return RuleTriager(rules)
+        return RuleTriager(rules, semantic=not rules_only)
     except RulesError as exc:
         for d in exc.diagnostics:
             click.echo(str(d), err=True)
@@ -78,8 +78,15 @@ def _lang(value: str) -> str:
     return lang
 
 
-RULES_OPTION = click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
-                            default=None, help=f"Rules file [default: {RULES_PATH.name}].")
+_RULES = click.option("--rules", type=click.Path(dir_okay=False, path_type=Path),
+                      default=None, help=f"Rules file [default: {RULES_PATH.name}].")
+_RULES_ONLY = click.option("--rules-only", is_flag=True,
+                           help="Without the meaning screen (triage_examples.yaml): the "
+                                "phrase rules alone, to see what they catch by themselves.")
+
+
+def RULES_OPTION(f: Any) -> Any:  # a decorator, like click's
+    return _RULES(_RULES_ONLY(f))
 
 
 @click.group(cls=_TextOrCommand, context_settings={"ignore_unknown_options": True,
@@ -108,10 +115,10 @@ def triage() -> None:
 @RULES_OPTION
 def decide(text: str, lang: str, as_json: bool, confidence: float | None,
            repeat_calls: int | None, acoustic: float | None, age_group: str | None,
-           rules: Path | None) -> None:
+           rules: Path | None, rules_only: bool) -> None:
     """Decide on TEXT (or '-' for one utterance per line on stdin; a line may also be a
     JSON object {"text", "lang", "context"})."""
-    triager = _triager(rules)
+    triager = _triager(rules, rules_only)
     context: dict[str, object] = {k: v for k, v in (
         (CTX_ASR_CONFIDENCE, confidence), (CTX_REPEAT_CALLS, repeat_calls),
         (CTX_ACOUSTIC, acoustic), (CTX_AGE_GROUP, age_group)) if v is not None}
@@ -191,13 +198,13 @@ def _slice_table(title: str, slices: dict[str, Slice]) -> list[str]:
               show_default=True, help="Department accuracy bar.")
 @RULES_OPTION
 def eval_cmd(file: Path, as_json: bool, min_recall: float, min_accuracy: float,
-             rules: Path | None) -> None:
+             rules: Path | None, rules_only: bool) -> None:
     """Evaluate on a labelled JSONL file ({text, lang, urgency, department[, tags, context,
     red_flag, category, group, speaker]}): red-flag recall (red flag labelled -> urgency
     1 given), over-triage (non-red clinical / administrative calls given urgency 1),
     department accuracy, figures per language and category, a fairness table (by
     language, patient group, speaker) and a confusion table. Exit 1 below the bars."""
-    triager = _triager(rules)
+    triager = _triager(rules, rules_only)
     try:
         cases = load_cases(file)
     except LabelError as exc:
@@ -278,7 +285,7 @@ def _known_phrases(rules: _Rules) -> list[str]:
 @click.option("--json", "as_json", is_flag=True, help="Disagreements and suggestions as JSON.")
 @RULES_OPTION
 def review_cmd(file: Path | None, since: str, db_url: str | None, as_json: bool,
-               rules: Path | None) -> None:
+               rules: Path | None, rules_only: bool) -> None:
     """Where the engine and the agents' final dispositions disagree, with the
     transcripts and phrases to consider adding to the rules.
 
@@ -287,7 +294,7 @@ def review_cmd(file: Path | None, since: str, db_url: str | None, as_json: bool,
     read_transcripts role; audited). FILE: JSONL exported from elsewhere, one call
     per line: {"transcript", "lang", "agent_department", "agent_urgency"}.
     Exit 1 if a call the agent marked urgency 1 was given a lower urgency."""
-    triager = _triager(rules)
+    triager = _triager(rules, rules_only)
     if file is None:
         from ivr.cli.records import _authorize, _engine, _since
         from ivr.privacy.roles import Action

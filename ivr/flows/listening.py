@@ -152,7 +152,9 @@ async def heard(ctx: StepContext, answer: Heard, listen: Listen, *, barge_in: bo
         await _record_words(ctx, answer, listen.free_speech)
         if ctx.state.flow.spec.red_flag_screen == "every_answer" or listen.free_speech:
             reading = read_words(ctx, answer.text, answer.confidence)
-            if reading is not None and reading.urgency == 1:  # whatever the step waited for
+            if reading is not None and reading.urgency == 1 and not (
+                    reading.crisis and ctx.state.flow.spec.crisis_lane):  # whatever the step
+                # waited for; crisis talk inside the crisis protocol is what it is there for
                 return Reply(words=answer.text, confidence=answer.confidence), await divert(
                     ctx, answer.text, reading)
     if key and (record or emergency):

