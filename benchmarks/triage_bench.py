@@ -161,7 +161,8 @@ def main() -> int:
           f"p95 {rules_only['p95_ms']:.3f}, max {rules_only['max_ms']:.3f} ms")
     print(f"meaning screen: encoder + {len(index.examples.examples) if index else 0} examples "
           f"loaded in {meaning_load_ms} ms (examples' vectors cached on disk after the first)")
-    print(f"decide() with the meaning screen: {decide['utterances']} utterances x {decide['rounds']} rounds: "
+    print(f"decide() with the meaning screen: {decide['utterances']} utterances x "
+          f"{decide['rounds']} rounds: "
           f"mean {decide['mean_ms']:.3f} ms, p50 {decide['p50_ms']:.3f}, "
           f"p95 {decide['p95_ms']:.3f}, p99 {decide['p99_ms']:.3f}, max {decide['max_ms']:.3f} ms"
           f" (target <= {DECIDE_TARGET_MS} ms); rules load+compile "
