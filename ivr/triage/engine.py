@@ -66,6 +66,7 @@ class _Facts:
     hits: dict[str, Hit] = field(default_factory=dict)  # entry id -> first affirmed hit
     derived: dict[str, str] = field(default_factory=dict)  # age groups, temperature facts
     quantities: Quantities = field(default_factory=Quantities)
+    denied: list[Hit] = field(default_factory=list)  # negated hits (what was said "not")
 
     def __contains__(self, name: str) -> bool:
         return name in self.hits or name in self.derived
@@ -134,7 +135,8 @@ class RuleTriager:
             department = self._patient_department(facts, department, reasons)
             level, department = self._raises(level, department, ctx, reasons)
         if level > 1 and self.semantic:
-            level, department, crisis = self._meaning(norm, level, department, reasons)
+            level, department, crisis = self._meaning(_without(norm, facts.denied), level,
+                                                      department, reasons)
         acoustic = _number(ctx.get(CTX_ACOUSTIC))
         ask_safety = bool(acoustic is not None and level > 1
                           and acoustic >= policy.acoustic_ask_safety_at)
@@ -203,6 +205,7 @@ class RuleTriager:
     def _facts(self, norm: str, doubt: bool, reasons: list[str]) -> _Facts:
         facts = _Facts(quantities=extract(norm))
         denied: dict[str, tuple[Hit, str]] = {}
+        history: dict[str, tuple[Hit, str]] = {}
         hits = self.matcher.find(norm)
         cues = {id(h): self.negation.cue(norm, h) for h in hits}
         for hit in hits:
@@ -216,10 +219,14 @@ class RuleTriager:
             if cue and entry.negatable and entry.kind != REQUEST:
                 if not doubt:
                     denied.setdefault(hit.entry, (hit, cue))
+                    facts.denied.append(hit)
                     continue
                 reasons.append(f"'{hit.said}' counted despite '{cue}' (poor recognition)")
             if hit.medicine:
                 reasons.append(f"'{hit.said}' names a medicine, not a complaint")
+                continue
+            if entry.kind == RED_FLAG and not doubt and (marker := self._long_ago(norm, hit)):
+                history.setdefault(hit.entry, (hit, marker))
                 continue
             facts.hits.setdefault(hit.entry, hit)
         for eid, (hit, cue) in denied.items():
@@ -228,6 +235,13 @@ class RuleTriager:
                                f"('{facts.hits[eid].said}'): counted")
             else:
                 reasons.append(f"negated: {eid} ('{hit.said}' after '{cue}') does not count")
+        for eid, (hit, marker) in history.items():
+            if eid in facts.hits:
+                reasons.append(f"{eid}: '{hit.said}' was in the past ('{marker}') but "
+                               f"'{facts.hits[eid].said}' is now: counted")
+            else:
+                reasons.append(f"history: {eid} ('{hit.said}' with '{marker}') is a past "
+                               "event, not a sign now")
         q = facts.quantities
         if q.temperature_c is not None:
             names = [sets for start, sets in self.rules.policy.temperature
@@ -239,6 +253,20 @@ class RuleTriager:
         if q.duration_hours is not None:
             reasons.append(f"lasting {q.duration_hours:g} h ('{q.duration_said}')")
         return facts
+
+    def _long_ago(self, norm: str, hit: Hit) -> str | None:
+        """A long-ago marker right next to a red flag ("stroke last spring", "heart attack
+        back in march", "前年心梗"): the marker, else None. Next to it only: "I had a stroke
+        last year and now his face is drooping" still has a drooping face now."""
+        markers = self.rules.history.get(hit.lang) or ()
+        if not markers:
+            return None
+        if hit.lang in ("zh", "ko"):
+            window = norm[max(0, hit.start - 6):hit.start] + " " + norm[hit.end:hit.end + 6]
+            return next((m for m in markers if m in window), None)
+        before = " " + " ".join(norm[:hit.start].split()[-4:]) + " "
+        after = " " + " ".join(norm[hit.end:].split()[:5]) + " "
+        return next((m for m in markers if f" {m} " in before or f" {m} " in after), None)
 
     def _misread(self, hit: Hit, hits: list[Hit], cues: dict[int, str]) -> bool:
         """没有呼吸困难 holds the phrase 没有呼吸 (not breathing); read as 没有 + 呼吸困难
@@ -400,6 +428,14 @@ class RuleTriager:
             reasons.append(f"raised to level 1: the emergency lane (was {department})")
             department = EMERGENCY
         return level, department
+
+
+def _without(norm: str, denied: list[Hit]) -> str:
+    """The words without what the caller denied ("no headache or blurry vision"): what
+    the meaning screen compares. A sentence encoder hears "headache" either way."""
+    for hit in sorted(denied, key=lambda h: -h.start):
+        norm = norm[:hit.start] + " " + norm[hit.end:]
+    return norm
 
 
 def _phrase_note(hit: Hit) -> str:

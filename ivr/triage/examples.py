@@ -65,6 +65,10 @@ class Policy(_Strict):
                           "similarity minus the other side's is above this.")
     min_similarity: float = Field(0.0, ge=0.0, le=1.0, description="...and the nearest red "
                                   "example is at least this similar.")
+    nearest_gap: float = Field(0.07, ge=0.0, le=1.0, description="...and the nearest red "
+                               "example is at most this much less similar than the nearest "
+                               "other one (many red examples on a topic cannot outvote one "
+                               "close administrative example).")
     same_words_at: float = Field(0.97, ge=0.5, le=1.0, description="A not-red example "
                                  "at least this similar is the same words: it wins.")
     min_chars: int = Field(4, ge=1, le=50, description="Shorter answers (Chinese/Korean "

@@ -154,6 +154,8 @@ class Rules:
     medicine_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # recogniser errors: misheard words -> meant, per language ("chess pain")
     heard_as: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    # long-ago markers: a red flag said right next to one is history ("stroke last spring")
+    history: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # Chinese phrases also matched by sound (toneless pinyin): 凶口痛 = 胸口痛
     pinyin: bool = False
     updated: str = ""
@@ -575,7 +577,7 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
                      {e.id for e in entries.values() if e.kind == REQUEST})
     negation = _negation(c, languages)
     matching = c.mapping(("matching",), ("gap_words", "gap_chars", "medicine_words",
-                                         "heard_as", "pinyin")) \
+                                         "heard_as", "pinyin", "history")) \
         if c.get(("matching",)) is not None else {}
     heard: dict[str, tuple[tuple[str, str], ...]] = {}
     if "heard_as" in matching:
@@ -592,6 +594,12 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
         c.mapping(("matching", "medicine_words"), languages)
         medicine = _phrases(c, ("matching", "medicine_words"), matching["medicine_words"] or {},
                             languages)
+    history: dict[str, tuple[str, ...]] = {}
+    if "history" in matching:
+        c.mapping(("matching", "history"), languages)
+        for lang in (matching["history"] or {}):
+            if lang in languages:
+                history[str(lang)] = c.strings(("matching", "history", lang))
     if any(d.severity == "error" for d in c.diags):
         return None, sorted(c.diags)
     rules = Rules(version=version, path=src.file, languages=languages, levels=levels,
@@ -599,7 +607,7 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
                   negation=negation, policy=policy,
                   gap_words=c.number(("matching", "gap_words"), int, 0, 10, 3),
                   gap_chars=c.number(("matching", "gap_chars"), int, 0, 20, 5),
-                  medicine_words=medicine, heard_as=heard,
+                  medicine_words=medicine, heard_as=heard, history=history,
                   pinyin=bool(matching.get("pinyin", False)),
                   updated=str(c.get(("updated",)) or ""),
                   owner=c.string(("owner",)))

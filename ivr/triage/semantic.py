@@ -215,6 +215,7 @@ class MeaningIndex:
         top_red, top_other = int(k_red[0]), int(k_other[0])
         red = (red_score - other_score > p.margin
                and float(sims[top_red]) >= p.min_similarity
+               and float(sims[top_red]) >= float(sims[top_other]) - p.nearest_gap
                and float(sims[top_other]) < p.same_words_at)  # judged before: not red
         crisis = int(self.crisis[k_red].sum()) * 2 > len(k_red)
         return Verdict(red, crisis, red_score, other_score,

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from ivr.triage import RuleTriager
 from ivr.triage.eval import evaluate, load_cases
 
@@ -53,3 +55,27 @@ def test_eval_over_triage_and_fairness(tmp_path: Path) -> None:
     assert s["overall"]["recall"] == 1.0 and s["overall"]["admin_over_triage"] == 0.0
     assert set(s["fairness"]) == {"lang", "group", "speaker"}
     assert s["fairness"]["group"]["elderly"]["admin"] == 1
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("i had a heart attack back in march and the letter says i'm due a review", "en"),
+    ("my dad had a stroke in june and needs his check up", "en"),
+    ("我前年心梗装过支架，想问问能不能运动", "zh"),
+])
+def test_a_red_flag_next_to_a_long_ago_time_is_history(text, lang):
+    d = RULES_ONLY.decide(text, lang)
+    assert d.urgency > 1 and any(r.startswith("history: ") for r in d.reasons), d.reasons
+
+
+@pytest.mark.parametrize("text,lang", [
+    ("I had a stroke last year and now his face is drooping", "en"),  # a sign now, too
+    ("he had a stroke an hour ago", "en"),  # recent: not history
+    ("我以前从来没这么胸痛过", "zh"),  # 以前 about now
+])
+def test_history_never_hides_a_sign_now(text, lang):
+    assert RULES_ONLY.decide(text, lang).urgency == 1
+
+
+def test_history_is_not_trusted_on_poor_recognition():
+    text = "my dad had a stroke in june"
+    assert RULES_ONLY.decide(text, "en", {"asr_confidence": 0.3}).urgency == 1

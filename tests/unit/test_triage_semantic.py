@@ -154,3 +154,9 @@ def _copy_rules(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     load_rules(tmp_path / "triage_rules.yaml")
     return tmp_path / "triage_rules.yaml"
+
+
+def test_what_the_caller_denied_is_not_compared():
+    text = ("I'm 26 weeks pregnant and my feet swell a bit at night, no headache and no "
+            "blurred vision")
+    assert FULL.decide(text, "en").urgency == RULES.decide(text, "en").urgency == 3
