@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from ivr.cli.triage_examples import examples
 from ivr.cli.triage_protocols import protocols
 from ivr.departments import DEPARTMENTS
 from ivr.triage.engine import (
@@ -345,17 +346,26 @@ def review_cmd(file: Path | None, since: str, db_url: str | None, as_json: bool,
 
 
 triage.add_command(protocols)
+triage.add_command(examples)
 
 
 @triage.command("validate")
 @click.argument("file", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
 def validate_cmd(file: Path | None, as_json: bool) -> None:
-    """Check a rules file (default: triage_rules.yaml): every finding with file:line."""
+    """Check a rules file (default: triage_rules.yaml) and the meaning screen's examples
+    beside it (triage_examples.yaml): every finding with file:line:col."""
     path = file or RULES_PATH
     if not path.exists():
         raise click.UsageError(f"no rules file: {path}")
     rules, found = check_file(path)
+    from ivr.triage import examples as ex
+
+    beside = ex.path_beside(rules) if rules is not None else path.with_name(ex.EXAMPLES_FILE)
+    examples = None
+    if beside.exists():  # the meaning screen's examples, checked with the rules
+        examples, more = ex.check_file(beside)
+        found = [*found, *more]
     errors = [d for d in found if d.severity == "error"]
     if as_json:
         click.echo(json.dumps({"ok": not errors, "file": str(path),
@@ -374,6 +384,15 @@ def validate_cmd(file: Path | None, as_json: bool) -> None:
             click.echo(f"ok: {path} version {rules.version}: "
                        + ", ".join(f"{n} {names[k]}" for k, n in kinds.items())
                        + f", {len(rules.combinations)} combinations, {phrases} phrases")
-        else:
-            click.echo(f"{len(errors)} error(s) in {path}", err=True)
+        if examples is not None:
+            labels: dict[str, int] = defaultdict(int)
+            for e in examples.examples:
+                labels[e.label] += 1
+            click.echo(f"ok: {beside} version {examples.version}: "
+                       + ", ".join(f"{n} {k}" for k, n in labels.items())
+                       + (" (meaning screen off: policy.enabled false)"
+                          if not examples.policy.enabled else ""))
+        for where in sorted({d.file for d in errors}):
+            n = sum(d.file == where for d in errors)
+            click.echo(f"{n} error(s) in {where}", err=True)
     raise SystemExit(1 if errors else 0)

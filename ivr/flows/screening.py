@@ -78,7 +78,23 @@ async def divert(ctx: StepContext, words: str, decision: TriageDecision) -> Resu
         await ctx.speak(prompt)
     else:
         await ctx.say_text(LINES[lane].get(ctx.lang, LINES[lane]["en-US"]))
-    reason = next((r for r in decision.reasons if r.startswith(("red flag", "crisis"))),
-                  decision.reasons[0] if decision.reasons else "red flag")
-    summary = f"{'Crisis' if lane == 'crisis' else 'Red flag'} heard at {ctx.sid} - {reason}"
+    summary = (f"{'Crisis' if lane == 'crisis' else 'Red flag'} heard at {ctx.sid}: "
+               f"'{_clip(words)}' - {headline(decision)}")
     return None, await to_human(ctx, lane, 10, summary.replace(":", " -"))
+
+
+def _clip(words: str, most: int = 60) -> str:
+    words = " ".join(words.split())
+    return words if len(words) <= most else words[:most - 1] + "…"
+
+
+def headline(decision: TriageDecision) -> str:
+    """The reason an agent reads first: the red flag or crisis phrase the rules heard,
+    else the rule or the meaning screen that raised it to 1, else the last reason."""
+    reasons = decision.reasons
+    for starts in (("red flag", "crisis"), ("rule ",), ("meaning close",)):
+        found = next((r for r in reasons if r.startswith(starts)
+                      and (starts != ("rule ",) or r.endswith("level 1"))), None)
+        if found:
+            return found.split(" (similarity")[0]
+    return reasons[-1] if reasons else "red flag"

@@ -112,6 +112,14 @@ class RuleTriager:
         self.matcher, self.negation = _compiled(self.rules)
         self.semantic = semantic  # False: the rules alone (``ivr triage eval --rules-only``)
 
+    def warm_up(self) -> None:
+        """Load the meaning screen's encoder and examples now (about a second), not at
+        the first caller's answer."""
+        if self.semantic:
+            from ivr.triage.semantic import index_for
+
+            index_for(self.rules)
+
     def decide(self, text: str, lang: str = "zh",
                context: dict[str, object] | None = None) -> TriageDecision:
         ctx = context or {}

@@ -65,7 +65,9 @@ class RulesStore:
 
     # --- loading ------------------------------------------------------------------
     def signature(self) -> Signature:
-        return signature([self.path])
+        from ivr.triage.examples import EXAMPLES_FILE
+
+        return signature([self.path, self.path.with_name(EXAMPLES_FILE)])
 
     def load(self) -> bool:
         """Read and validate the file; swap in its rules only if valid. True if swapped.
@@ -88,6 +90,9 @@ class RulesStore:
             digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
             if self.current is not None and digest == self.digest:
                 self.last_errors = []
+                # the examples beside may have changed: checked and embedded here, in the
+                # watcher's thread, not at a caller's next answer
+                self.current.warm_up()
                 return False  # touched, or rewritten with the same text
             rules, found = check_text(text, str(self.path))
         errors = [d for d in found if d.severity == "error"]
@@ -102,6 +107,7 @@ class RulesStore:
         for d in found:
             log.warning("%s", d)
         triager = RuleTriager(rules)  # compiled here, in the reload thread, before the swap
+        triager.warm_up()  # and the meaning screen loaded
         if self.current is not None and self.current.rules.version == rules.version:
             log.warning("triage rules %s changed but still say version %s: call records "
                         "cannot tell the two apart (raise 'version:' with each edit)",

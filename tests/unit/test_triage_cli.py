@@ -144,3 +144,40 @@ def test_urgency_command_rejects_a_non_audio_file(tmp_path):
     junk.write_text("not audio")
     result = CliRunner().invoke(urgency, [str(junk)])
     assert result.exit_code == 1 and "AudioError" in result.output
+
+
+def test_validate_checks_the_examples_beside_the_rules(tmp_path):
+    from ivr.triage.rules import RULES_PATH
+
+    for name in ("triage_rules.yaml", "triage_examples.yaml"):
+        shutil.copy(RULES_PATH.with_name(name), tmp_path / name)
+    ok = run("validate", str(tmp_path / "triage_rules.yaml"))
+    assert ok.exit_code == 0 and "triage_examples.yaml version" in ok.output
+    examples = tmp_path / "triage_examples.yaml"
+    examples.write_text(examples.read_text(encoding="utf-8").replace(
+        'label: "red_flag"', 'label: "urgent"', 1), encoding="utf-8")
+    bad = run("validate", str(tmp_path / "triage_rules.yaml"))
+    assert bad.exit_code == 1
+    assert f"{examples}:" in bad.output and "error[EXA102] example 1: 'label'" in bad.output
+
+
+def test_a_spent_batch_joins_the_examples(tmp_path):
+    from ivr.triage.rules import RULES_PATH
+
+    target = tmp_path / "triage_examples.yaml"
+    shutil.copy(RULES_PATH.with_name("triage_examples.yaml"), target)
+    batch = tmp_path / "spent.jsonl"
+    rows = [{"text": "my nan has gone a strange grey colour and won't answer me", "lang": "en",
+             "urgency": 1, "department": "emergency", "category": "consciousness"},
+            {"text": "我胸口像压了块大石头", "lang": "zh", "urgency": 1,
+             "department": "emergency"}]  # already there
+    batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                     encoding="utf-8")
+    added = run("examples", "add", "--file", str(target), str(batch))
+    assert added.exit_code == 0 and "1 example(s) added" in added.output, added.output
+    assert 'source: "spent", text: "my nan has gone a strange grey' in target.read_text(
+        encoding="utf-8")
+    rows[1]["urgency"], rows[1]["department"] = 4, "appointments"
+    batch.write_text(json.dumps(rows[1], ensure_ascii=False) + "\n", encoding="utf-8")
+    clash = run("examples", "add", "--file", str(target), str(batch))
+    assert clash.exit_code == 1 and "already in" in clash.output and "'admin'" in clash.output

@@ -111,7 +111,7 @@ def test_a_broken_examples_file_names_file_line_col_and_keeps_the_last_good(tmp_
     assert (diags[0].line, diags[0].col) == (n + 1, 6)  # the first example's mapping
     assert str(diags[0]).startswith(f"{examples}:{n + 1}:6: error[EXA102] example 1: 'label'")
     assert triager.decide(text, lang).urgency == 1  # still the last good examples
-    assert "rejected; still using version 1" in caplog.text
+    assert "rejected; still using version " in caplog.text
 
 
 def test_duplicate_words_under_two_labels_are_an_error(tmp_path):
@@ -160,3 +160,21 @@ def test_what_the_caller_denied_is_not_compared():
     text = ("I'm 26 weeks pregnant and my feet swell a bit at night, no headache and no "
             "blurred vision")
     assert FULL.decide(text, "en").urgency == RULES.decide(text, "en").urgency == 3
+
+
+def test_the_running_engine_follows_an_edit_of_the_examples(tmp_path):
+    from ivr.triage.reloader import RulesStore
+
+    rules_file = _copy_rules(tmp_path)
+    store = RulesStore(rules_file)
+    store.load()
+    words = "purple elephants are dancing on my roof again tonight"
+    assert store.decide(words, "en").urgency > 1
+    examples = tmp_path / ex.EXAMPLES_FILE
+    with examples.open("a", encoding="utf-8") as fh:
+        fh.write('  - {label: "red_flag", lang: "en", text: "purple elephants dancing on '
+                 'the roof tonight"}\n')
+    os.utime(examples, ns=(2, 2))
+    assert store.load() is False  # the rules did not change...
+    d = store.decide(words, "en")  # ...but the examples did, embedded by the watcher
+    assert d.urgency == 1 and any("purple elephants" in r for r in d.reasons)
