@@ -34,7 +34,8 @@ def examples() -> None:
 @click.argument("batch", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--file", "target", type=click.Path(dir_okay=False, path_type=Path),
               default=EXAMPLES_PATH, show_default=True, help="The examples file.")
-@click.option("--source", help="What the examples say they came from [the batch's name].")
+@click.option("--source", help="What the examples say they came from "
+              "[folder-name: fresh-2026-12-02-d].")
 def add_cmd(batch: Path, target: Path, source: str | None) -> None:
     """Append a labelled JSONL batch ({text, lang, urgency, department[, category]}),
     after its figures were recorded. Bump `version:` in the file afterwards."""
@@ -44,7 +45,7 @@ def add_cmd(batch: Path, target: Path, source: str | None) -> None:
             click.echo(str(d), err=True)
         raise click.ClickException(f"{target} has errors: fix them first")
     have = {(e.lang, _fold(e.text)): e.label for e in found.examples}
-    name = source or batch.stem
+    name = source or f"{batch.parent.name}-{batch.stem}"
     lines, skipped = [], 0
     for n, raw in enumerate(batch.read_text(encoding="utf-8").splitlines(), 1):
         if not raw.strip():

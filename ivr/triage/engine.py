@@ -33,6 +33,7 @@ from ivr.triage.rules import (
     AGE_GROUPS,
     CRISIS,
     MODIFIER,
+    PRETERM,
     RED_FLAG,
     REQUEST,
     SYMPTOM,
@@ -48,6 +49,7 @@ CTX_REPEAT_CALLS = "caller.repeat_calls_24h"
 CTX_AGE_GROUP = "caller.age_group"
 
 EMERGENCY, CRISIS_TEAM = "emergency", "crisis"
+PRETERM_UNDER_WEEKS = 37  # labour or waters before this is an emergency
 # At the same level, a specific department beats the nurses' catch-all.
 GENERAL = "general_medicine"
 
@@ -260,6 +262,10 @@ class RuleTriager:
                            + (f": {', '.join(names)}" if names else ": below fever"))
         if q.duration_hours is not None:
             reasons.append(f"lasting {q.duration_hours:g} h ('{q.duration_said}')")
+        if q.gestation_weeks is not None and q.gestation_weeks < PRETERM_UNDER_WEEKS:
+            facts.derived[PRETERM] = f"{q.gestation_weeks:g} weeks pregnant"
+            reasons.append(f"{q.gestation_weeks:g} weeks pregnant ('{q.gestation_said}'): "
+                           "preterm")
         return facts
 
     def _long_ago(self, norm: str, hit: Hit) -> str | None:

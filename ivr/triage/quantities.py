@@ -63,6 +63,8 @@ class Quantities:
     age_said: str = ""
     duration_hours: float | None = None
     duration_said: str = ""
+    gestation_weeks: float | None = None  # how far a pregnancy is (怀孕33周, 33 weeks pregnant)
+    gestation_said: str = ""
 
 
 def _to_celsius(value: float) -> float | None:
@@ -112,9 +114,25 @@ def duration(text: str) -> tuple[float | None, str]:
     return best
 
 
+_GESTATION = [re.compile(r"(?:怀孕|孕|怀了)(?:已经)?(?:有)?(\d+)(?:多)?(?:个)?(?:周|星期|礼拜)"),
+              re.compile(r"\b(\d+) (?:and a half )?weeks? (?:pregnant|gone|along)"),
+              re.compile(r"\b(?:i am|i'm|she is|she's|at|about|only) (\d+) weeks?\b"
+                         r"(?! (?:old|ago))")]
+
+
+def gestation(text: str) -> tuple[float | None, str]:
+    """Weeks of pregnancy said (20-42 only: a number of weeks outside is something else)."""
+    for rx in _GESTATION:
+        m = rx.search(text)
+        if m and 4 <= float(m.group(1)) <= 42:
+            return float(m.group(1)), m.group(0)
+    return None, ""
+
+
 def extract(text: str) -> Quantities:
-    """All three from one normalised utterance."""
+    """All of them from one normalised utterance."""
     t, t_said = temperature(text)
     a, a_said = age(text)
     d, d_said = duration(text.replace(a_said, "") if a_said else text)
-    return Quantities(t, t_said, a, a_said, d, d_said)
+    g, g_said = gestation(text)
+    return Quantities(t, t_said, a, a_said, d, d_said, g, g_said)

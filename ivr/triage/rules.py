@@ -47,6 +47,9 @@ MAX_BYTES = 2 * 1024 * 1024
 MAX_NODES = 50_000
 MAX_DEPTH = 50
 AGE_GROUPS = ("young_infant", "infant", "child", "elderly")
+# Facts the engine works out from numbers said, for combinations to name.
+PRETERM = "preterm"  # a pregnancy said to be under policy.preterm_under_weeks (37)
+DERIVED = (*AGE_GROUPS, PRETERM)
 LEVELS = (1, 2, 3, 4)
 _ID = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -166,7 +169,7 @@ class Rules:
 
     def facts(self) -> set[str]:
         """Names a combination or policy may refer to: entry ids and age groups."""
-        return set(self.entries) | set(AGE_GROUPS)
+        return set(self.entries) | set(DERIVED)
 
 
 class RulesError(ValueError):
@@ -571,7 +574,7 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
                 if _looks_like_language(key) and key not in languages:
                     c.error((section, eid, key), "TRI104",
                             f"unknown language '{key}' (declared: {', '.join(languages)})")
-    facts = set(entries) | set(AGE_GROUPS)
+    facts = set(entries) | set(DERIVED)
     combinations = _combinations(c, facts, departments)
     policy = _policy(c, facts, departments,
                      {e.id for e in entries.values() if e.kind == REQUEST})

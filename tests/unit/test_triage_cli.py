@@ -173,7 +173,7 @@ def test_a_spent_batch_joins_the_examples(tmp_path):
              "department": "emergency"}]  # already there
     batch.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                      encoding="utf-8")
-    added = run("examples", "add", "--file", str(target), str(batch))
+    added = run("examples", "add", "--file", str(target), "--source", "spent", str(batch))
     assert added.exit_code == 0 and "1 example(s) added" in added.output, added.output
     assert 'source: "spent", text: "my nan has gone a strange grey' in target.read_text(
         encoding="utf-8")

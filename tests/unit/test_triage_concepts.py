@@ -79,3 +79,14 @@ def test_history_never_hides_a_sign_now(text, lang):
 def test_history_is_not_trusted_on_poor_recognition():
     text = "my dad had a stroke in june"
     assert RULES_ONLY.decide(text, "en", {"asr_confidence": 0.3}).urgency == 1
+
+
+@pytest.mark.parametrize("text,lang,urgency", [
+    ("怀孕三十三周 下面一直在流水 肚子一阵阵发紧", "zh", 1),
+    ("I'm 34 weeks and my waters have gone", "en", 1),
+    ("I'm 39 weeks and I think my waters broke", "en", 2),  # at term: the labour ward
+])
+def test_waters_or_contractions_before_37_weeks_are_preterm_labour(text, lang, urgency):
+    d = RULES_ONLY.decide(text, lang)
+    assert d.urgency == urgency, d.reasons
+    assert (urgency == 1) == any("preterm_labour" in r for r in d.reasons)
