@@ -76,9 +76,10 @@ DEFAULT_PATTERNS: tuple[tuple[str, str, str, int], ...] = (
      r"(?![0-9])",
      "[PHONE …{tail}]", 10),
     ("phone_grouped",
-     rf"(?<![0-9A-Za-z_/])(?<![0-9][.:,/-])(?!{_DATE_YMD})(?!{_DATE_DMY})"
+     # not a piece of an identifier joined by - (a UUID: adf289df-7256-4604-bb78-...)
+     rf"(?<![0-9A-Za-z_/])(?<![0-9A-Za-z][.:,/-])(?!{_DATE_YMD})(?!{_DATE_DMY})"
      r"\(?[0-9]{1,8}+\)?(?:(?:[ -]| - )\(?[0-9]{1,8}+\)?){1,5}+"
-     r"(?![0-9A-Za-z])(?![.:,/-][0-9])",
+     r"(?![0-9A-Za-z])(?![.:,/-][0-9A-Za-z])",
      "[PHONE …{tail}]", 7),
     ("phone_spoken_zh", rf"[{_ZH_DIGITS}](?:[ ,、-]?[{_ZH_DIGITS}]){{6,}}", "[PHONE …{tail}]", 7),
     ("phone_spoken_en",

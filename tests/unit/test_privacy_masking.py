@@ -255,3 +255,12 @@ def test_filter_on_a_handler_masks_records_from_child_loggers(masker, root_strea
     _child().warning("call back %s", "+86 138 0013 8000")
     assert "call back [PHONE …00]" in out.getvalue()
     assert "0013" not in out.getvalue()
+
+
+def test_an_identifier_joined_by_dashes_is_not_a_phone_number():
+    from ivr.privacy.masking import DEFAULT_PATTERNS, Masker, Rule
+
+    masker = Masker([Rule.compile(*p) for p in DEFAULT_PATTERNS])
+    uuid = "adf289df-7256-4604-bb78-19dc685401fc"  # a follow-up id in a record's detail
+    assert masker.mask(f"follow-up {uuid}") == f"follow-up {uuid}"
+    assert "[PHONE" in masker.mask("call me on 0207 946 0958")
