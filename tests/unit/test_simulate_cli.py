@@ -51,7 +51,10 @@ def test_hangup_and_caller_variables():
     assert hung.output.splitlines()[-1] == "outcome: caller_hangup"
 
 
-def test_wav_needs_a_file_and_a_model_for_the_language(tmp_path):
+def test_wav_needs_a_file_and_a_model_for_the_language(tmp_path, monkeypatch):
+    from ivr.speech import whisper
+
+    monkeypatch.setattr(whisper, "installed", lambda: False)  # a machine without Whisper
     missing = CliRunner().invoke(cli, [*ARGS, "--wav", "x.wav"])
     assert missing.exit_code == 2 and "no such file" in missing.output
     wav = tmp_path / "a.wav"
