@@ -299,7 +299,8 @@ class WhisperSession:
             self._result = Transcript(text, confidence, [])
             return self._result
         matched, score, reason = match_phrase(text, self.phrases or [])
-        # what a flow branches on: how sure the decode was, times how close the phrase
-        self._result = Transcript(text, round(confidence * score, 3), [], matched is not None,
-                                  matched, reason, None)
+        # what a flow branches on: how sure the decode was, times how close the phrase (a
+        # no-match keeps the decode's own: the red-flag screen reads the words with it)
+        heard = round(confidence * score, 3) if matched is not None else confidence
+        self._result = Transcript(text, heard, [], matched is not None, matched, reason, None)
         return self._result
