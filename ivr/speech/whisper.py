@@ -60,6 +60,7 @@ MATCH_AT = 0.80
 # ...and no other phrase is within this of it (two near phrases: ask again, never guess).
 MATCH_MARGIN = 0.08
 NO_SPEECH_AT = 0.6  # Whisper's own no-speech probability above this, with a weak decode
+GRAMMAR_TOKENS, FREE_TOKENS = 32, 200  # most tokens one decode may write (see decode)
 BUSY_AFTER = 2.0  # seconds a turn waits for a free decode slot before "recogniser busy"
 
 
@@ -180,10 +181,15 @@ class WhisperEngine:
             return None
         t0 = time.perf_counter()
         try:
+            # timestamps on: without them tiny.en may stop after the first sentence of a
+            # long answer (measured: 1 of 8 sentences of a 25 s recording). A bounded
+            # output: a menu answer is a few words, and a repetition loop ("e, e, e, ...")
+            # must not hold a decode slot
             segments, _info = self.model.transcribe(
                 audio, language="en", beam_size=1, best_of=1, temperature=0.0,
-                condition_on_previous_text=False, without_timestamps=True,
-                vad_filter=False, initial_prompt=_prompt(phrases))
+                condition_on_previous_text=False, without_timestamps=False,
+                vad_filter=False, initial_prompt=_prompt(phrases),
+                max_new_tokens=GRAMMAR_TOKENS if phrases else FREE_TOKENS)
             parts = list(segments)
         finally:
             self._pool.release()
@@ -233,15 +239,29 @@ def match_phrase(text: str, phrases: list[str]) -> tuple[str | None, float, str]
     return phrase, best, ""
 
 
-_DIGITS = {str(i): w for i, w in enumerate(
-    "zero one two three four five six seven eight nine".split())}
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
+def number_words(n: int) -> str:
+    """0-999 as English words, as a caller says them (Whisper writes "13" for "thirteen")."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10 - 2] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    rest = n % 100
+    return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
 
 
 def _words(text: str) -> list[str]:
-    """Lower-case words; a lone digit as its word (Whisper writes "5" for "five")."""
+    """Lower-case words; numbers up to 999 written as words, on both sides of a match."""
     folded = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     words = "".join(ch if ch.isalnum() or ch == "'" else " " for ch in folded).split()
-    return [_DIGITS.get(w, w) for w in words]
+    out: list[str] = []
+    for w in words:
+        out += number_words(int(w)).split() if w.isdigit() and len(w) <= 3 else [w]
+    return out
 
 
 def _prompt(phrases: list[str] | None) -> str | None:

@@ -100,6 +100,9 @@ def test_silence_is_nothing(rec):
     ("Appointment", ["pharmacy", "appointments"], "appointments"),  # a close spelling
     ("I would like to know about my bill and my parking", ["pharmacy", "appointments"], None),
     ("no", ["no", "know"], "no"),
+    ("13.", ["thirteen", "thirty"], "thirteen"),  # Whisper writes numbers as digits
+    ("Thirteen.", ["13", "30"], "13"),
+    ("5", ["five", "nine"], "five"),
     ("", ["yes"], None),
 ])
 def test_phrase_matching(text, phrases, want):
@@ -131,3 +134,10 @@ def test_a_saturated_pool_answers_busy_instead_of_waiting(rec):
     assert busy.stats.busy == 1
     busy._pool.release()
     assert busy.decode(np.zeros(8000, dtype=np.float32)) is not None
+
+
+def test_a_long_answer_is_heard_to_its_end(rec):
+    """25 s, eight sentences: without timestamps tiny.en stopped after the first."""
+    got = hear(rec, pcm("basic-pbx-ivr-main"))
+    said = " ".join(words(got.text))
+    assert "company directory" in said and "for an operator press" in said, got.text
