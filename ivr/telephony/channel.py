@@ -28,6 +28,12 @@ from ivr.telephony.fastagi import AgiSession
 log = logging.getLogger(__name__)
 
 ALL_KEYS = "0123456789*#"
+# Said when the recogniser has no free decode slot: then the same question takes a key.
+BUSY_LINES = {
+    "en-US": "One moment, please. For this answer, please use your keypad.",
+    "zh-CN": "请稍等。这一步请用电话按键回答。",
+    "ko-KR": "잠시만 기다려 주세요. 이번에는 전화기 버튼으로 답해 주세요.",
+}
 
 
 @dataclass(frozen=True)
@@ -285,6 +291,11 @@ class AgiChannel(AgiCallControl):
         self.turns.append(turn)
         if turn.dtmf:
             return Heard(dtmf=turn.dtmf, barged_in=turn.barged_in)
+        if getattr(turn.transcript, "reason", "") == "recogniser busy":
+            # every decode slot taken (ivr.speech.whisper): a short line, then keys, so
+            # the caller is never left in silence behind other callers' audio
+            await self.say(BUSY_LINES.get(lang, BUSY_LINES["en-US"]), lang, profile)
+            return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
         confidence = turn.confidence
         if phrases and getattr(turn.transcript, "in_grammar", None) is False:
             confidence = 0.0  # out-of-grammar speech forced onto a grammar word

@@ -155,3 +155,26 @@ async def test_an_english_red_flag_at_a_menu_jumps_ahead_of_a_routine_caller(lab
     assert [e.detail["lane"] for e in record.events if e.kind == "red_flag"] == ["emergency"]
     assert (record.queue, record.queue_priority) == ("emergency", 10)
     await lab.wait(routine, timeout=120)
+
+
+async def test_a_saturated_recogniser_says_one_moment_then_takes_keys(lab, english):
+    """Every Whisper decode slot taken by other callers: the caller hears a short line
+    and the same question takes a key (this patient presses none: a person answers)."""
+    from ivr.speech import whisper
+    from ivr.speech.asr import whisper_engine
+
+    engine = whisper_engine(whisper.model_dir())
+    held = [engine._pool.acquire(timeout=5) for _ in range(engine.slots)]
+    assert all(held)
+    busy_before, engine.busy_after = engine.stats.busy, 0.2
+    try:
+        uniqueid = await lab.place("lateren-two", "13300133025", context="sim-flow",
+                                   exten="english_line")
+        record = await lab.wait(uniqueid, timeout=90)
+    finally:
+        engine.busy_after = whisper.BUSY_AFTER
+        for _ in held:
+            engine._pool.release()
+    assert engine.stats.busy == busy_before + 1
+    assert not [e for e in record.events if e.kind == "turn" and e.text]  # nothing heard
+    assert record.queue == "operator" and record.outcome == "answered"  # no key: a person
