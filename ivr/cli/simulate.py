@@ -71,10 +71,12 @@ def simulate_cmd(ctx: click.Context, file: Path, prompts_dir: Path, lang: str | 
         from ivr.speech.asr import SpeechRecognizer
 
         recognizer = SpeechRecognizer()
-        wanted = lang or flow.language
-        if wanted not in recognizer.languages():
-            raise click.UsageError(f"--wav needs a speech recognition model for {wanted}: "
-                                   f"see `ivr models list` (have: {recognizer.languages()})")
+        # the call may change language before the recording is heard (--input 2: English)
+        wanted = [lang] if lang else list(flow.spec.languages)
+        if not set(wanted) & set(recognizer.languages()):
+            raise click.UsageError(f"--wav needs a speech recognition model for "
+                                   f"{' or '.join(wanted)}: see `ivr models list` "
+                                   f"(have: {recognizer.languages()})")
     channel = SimChannel(turns, ask=(lambda p: click.prompt("caller", default="",
                                                             show_default=False))
                          if interactive else None, unanswered=set(unanswered),

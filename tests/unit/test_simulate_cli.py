@@ -86,3 +86,22 @@ def test_wav_is_heard_by_the_real_recogniser(tmp_path):
     assert result.exit_code == 0, result.output
     assert "caller said" in result.output and "예약" in result.output
     assert result.output.splitlines()[-1] == "outcome: answered (queue appointments)"
+
+
+def test_an_english_recording_is_heard_by_whisper(tmp_path):
+    """`ivr simulate dialplans/main.yaml --input 2 --wav caller.wav`: English chosen by
+    key, then the recording (espeak-ng English: no real recording of these words
+    exists) is heard by Whisper at the emergency screen and reaches the emergency team."""
+    import subprocess
+
+    from ivr.speech.audio import read_wav, to_telephone, write_wav
+
+    raw, wav = tmp_path / "raw.wav", tmp_path / "caller.wav"
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "140", "-w", str(raw),
+                    "my husband has collapsed and he is not breathing"], check=True)
+    samples, rate = read_wav(raw)
+    write_wav(wav, to_telephone(samples, rate))
+    main = Path(__file__).parents[2] / "dialplans" / "main.yaml"
+    result = CliRunner().invoke(cli, ["simulate", str(main), "--input", "2", "--wav", str(wav)])
+    assert result.exit_code == 0, result.output
+    assert "RED FLAG heard" in result.output and "queue emergency" in result.output
