@@ -55,7 +55,8 @@ separately as ``asr_result_ms``). The free flow accepts any words
 (``min_confidence: 0``): this measures time, and the ask step's default 0.6 is above
 the confidence Whisper gives many correct short answers. Defaults: 10 measured calls
 per case after one warm-up call each, end_ms 700 (production) only, no ``stops``
-calls; about 5 minutes. Writes benchmarks/results/turn_latency_en.json.
+calls; about 5 minutes (plus ~3 minutes once, when the lab's prompt cache must be
+rendered again after a prompt changed). Writes benchmarks/results/turn_latency_en.json.
 """
 
 from __future__ import annotations
