@@ -81,6 +81,8 @@ class Transcript:
     matched: str | None = None  # the phrase of the list it matched, as the list spells it
     reason: str = ""  # why a grammar result was rejected (for logs and call records)
     coverage: float | None = None  # grammar mode: word span / audible time
+    # the words are what was said (Whisper), not speech forced onto grammar words (Vosk)
+    open_vocabulary: bool = False
 
     @property
     def heard_anything(self) -> bool:

@@ -47,6 +47,22 @@ def complete_answer(phrases: list[str] | None) -> Callable[[str], bool] | None:
     return lambda partial: phrase_key(partial) in whole
 
 
+def answer_of(transcript: Any, phrases: list[str] | None) -> tuple[str, float]:
+    """The words and confidence a step reads from a transcript (``asr.Transcript``): a
+    matched option as the list spells it (Whisper writes "Two." for "two"); speech
+    forced onto grammar words (Vosk, out of grammar) at confidence 0; Whisper's own
+    words with their confidence even when they are no option (the red-flag screen
+    reads them, and trusts their negations only when the decode was sure)."""
+    text, confidence = str(getattr(transcript, "text", "")), float(
+        getattr(transcript, "confidence", 0.0))
+    in_grammar = getattr(transcript, "in_grammar", None)
+    if not phrases or in_grammar is None:
+        return text, confidence
+    if in_grammar:
+        return getattr(transcript, "matched", None) or text, confidence
+    return text, confidence if getattr(transcript, "open_vocabulary", False) else 0.0
+
+
 @dataclass
 class TurnResult:
     text: str = ""

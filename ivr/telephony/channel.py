@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from ivr.speech.audio import read_wav
 from ivr.speech.tts import Synthesizer
-from ivr.speech.turn import TurnResult, complete_answer, take_turn
+from ivr.speech.turn import TurnResult, answer_of, complete_answer, take_turn
 from ivr.telephony import variables as v
 from ivr.telephony.agi_protocol import AgiReply, command
 from ivr.telephony.audiosocket import AudioSocketServer, AudioStream, collect_audio, wait_stream
@@ -296,8 +296,7 @@ class AgiChannel(AgiCallControl):
             # the caller is never left in silence behind other callers' audio
             await self.say(BUSY_LINES.get(lang, BUSY_LINES["en-US"]), lang, profile)
             return Heard(dtmf=await self.collect_digits(prompt, 1, timeout, lang, profile))
-        confidence = turn.confidence
-        if phrases and getattr(turn.transcript, "in_grammar", None) is False:
-            confidence = 0.0  # out-of-grammar speech forced onto a grammar word
-        return Heard(text=turn.text, confidence=confidence, barged_in=turn.barged_in,
+        text, confidence = (answer_of(turn.transcript, phrases) if turn.transcript is not None
+                            else (turn.text, turn.confidence))
+        return Heard(text=text, confidence=confidence, barged_in=turn.barged_in,
                      audio=turn.audio, speech_ms=turn.speech_ms)

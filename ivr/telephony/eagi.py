@@ -42,7 +42,7 @@ from typing import Any, TextIO
 
 from asterisk.agi import AGI
 
-from ivr.speech.turn import TurnResult, complete_answer, take_turn
+from ivr.speech.turn import TurnResult, answer_of, complete_answer, take_turn
 from ivr.telephony.agi_protocol import AgiReply, ReplyReader, check_reply
 from ivr.telephony.audiosocket import collect_audio
 from ivr.telephony.channel import ALL_KEYS, AgiCallControl, Heard, PromptLibrary
@@ -224,10 +224,9 @@ class EagiChannel(AgiCallControl):
             self._close_stream()
         self._raise_if_flagged()
         self.turns.append(turn)
-        confidence = turn.confidence
-        if phrases and getattr(turn.transcript, "in_grammar", None) is False:
-            confidence = 0.0  # out-of-grammar speech forced onto a grammar word
-        return Heard(text=turn.text, confidence=confidence, audio=turn.audio,
+        text, confidence = (answer_of(turn.transcript, phrases) if turn.transcript is not None
+                            else (turn.text, turn.confidence))
+        return Heard(text=text, confidence=confidence, audio=turn.audio,
                      speech_ms=turn.speech_ms)
 
     def _open_stream(self) -> Fd3Stream:

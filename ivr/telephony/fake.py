@@ -138,9 +138,10 @@ class FakeChannel:
         samples, rate = read_wav(Path(path))
         session = self.recognizer.session(lang, 8000, phrases)
         session.accept(to_telephone(samples, rate).tobytes())
-        t = session.result()
-        confidence = 0.0 if phrases and t.in_grammar is False else t.confidence
-        return Heard(text=t.text, confidence=confidence)
+        from ivr.speech.turn import answer_of
+
+        text, confidence = answer_of(session.result(), phrases)
+        return Heard(text=text, confidence=confidence)
 
     async def dial(self, extension: str, summary: str = "", call_id: str = "") -> QueueOutcome:
         return await self.transfer_to_queue(f"ext:{extension}", 0, summary=summary)

@@ -141,3 +141,21 @@ def test_a_long_answer_is_heard_to_its_end(rec):
     got = hear(rec, pcm("basic-pbx-ivr-main"))
     said = " ".join(words(got.text))
     assert "company directory" in said and "for an operator press" in said, got.text
+
+
+def test_a_step_reads_the_option_as_written_and_whispers_own_words():
+    from ivr.speech.asr import Transcript
+    from ivr.speech.turn import answer_of
+
+    matched = Transcript("Two.", 0.8, [], True, "two", "", None, open_vocabulary=True)
+    assert answer_of(matched, ["one", "two"]) == ("two", 0.8)
+    heard = Transcript("my husband collapsed", 0.7, [], False, None, "no", None,
+                       open_vocabulary=True)
+    assert answer_of(heard, ["one", "two"]) == ("my husband collapsed", 0.7)
+    forced = Transcript("예약", 0.9, [], False, None, "coverage", 0.2)  # Vosk, forced
+    assert answer_of(forced, ["예약"]) == ("예약", 0.0)
+
+
+def test_short_correct_answers_clear_the_flows_confidence_bar(rec):
+    for name in ("vm-goodbye", "auth-thankyou", "agent-pass"):
+        assert hear(rec, pcm(name)).confidence >= 0.6, name
