@@ -47,6 +47,9 @@ def complete_answer(phrases: list[str] | None) -> Callable[[str], bool] | None:
     return lambda partial: phrase_key(partial) in whole
 
 
+EARLY_DECODE_MS = 200  # quiet this long inside an answer: decode what was said so far
+
+
 def answer_of(transcript: Any, phrases: list[str] | None) -> tuple[str, float]:
     """The words and confidence a step reads from a transcript (``asr.Transcript``): a
     matched option as the list spells it (Whisper writes "Two." for "two"); speech
@@ -106,6 +109,12 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
     lead_in: deque[bytes] = deque(maxlen=15)  # ~300 ms before speech: the first syllable
 
     captured: list[bytes] = []
+    # A session that decodes whole answers (Whisper: no partials) can decode early, at
+    # the first short pause; if the caller stays quiet, that is the result (no second
+    # decode after the turn ends), and a whole menu phrase ends the turn after the short
+    # pause, as a recogniser's partials would. Speech again drops it.
+    peek: Callable[[], Any] | None = None
+    early: asyncio.Future[Any] | None = None
 
     async def decode(chunk: bytes) -> None:
         captured.append(chunk)
@@ -169,6 +178,7 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
             speech_deadline = loop.time() + max_seconds
             if session_factory is not None:
                 session = await loop.run_in_executor(executor, session_factory)
+                peek = getattr(session, "peek", None)
             pending = [*lead_in, frame]
             continue
         if event is VadEvent.SPEECH_END:
@@ -176,11 +186,28 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
             pending.append(frame)
             break
         pending.append(frame)
+        if peek is not None and session is not None:
+            if vad.heard_speech:
+                if early is not None:  # the caller went on: that decode is stale
+                    early, vad.answer_complete = None, False
+            elif early is None and vad.quiet_ms >= EARLY_DECODE_MS:
+                await decode(b"".join(pending))
+                pending = []
+                early = loop.run_in_executor(executor, peek)
+                continue
+            elif early is not None and early.done() and is_complete is not None:
+                vad.answer_complete = bool(not early.exception()
+                                           and is_complete(getattr(early.result(), "text", "")))
         if len(pending) >= 10:  # decode in 200 ms chunks, off the event loop
             await decode(b"".join(pending))
             pending = []
-    if pending:
+    if pending and early is not None:
+        captured.append(b"".join(pending))  # only quiet since the early decode: kept, not fed
+    elif pending:
         await decode(b"".join(pending))
+    if early is not None:
+        with contextlib.suppress(Exception):
+            await early  # result() then returns it instead of decoding again
     result.speech_ms = vad.speech_frames * 20
     result.audio = b"".join(captured)
     if session is not None:

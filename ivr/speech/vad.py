@@ -85,6 +85,11 @@ class Vad:
         return None
 
     @property
+    def quiet_ms(self) -> int:
+        """During speech: how long the caller has been quiet (a pause, or the end)."""
+        return self._run * FRAME_MS if self.in_speech else 0
+
+    @property
     def heard_speech(self) -> bool:
         """During speech: the last frame was speech itself (not a pause inside it)."""
         return self.in_speech and self._run == 0

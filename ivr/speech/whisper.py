@@ -300,11 +300,25 @@ class WhisperSession:
         self.seconds_fed += len(pcm) / 2 / self.sample_rate
         return None
 
+    def peek(self) -> Any:
+        """The transcript of the audio so far (a decode now, at a pause in the caller's
+        answer); :meth:`result` returns it if no audio came after."""
+        fed = len(self._pcm)
+        transcript = self._transcribe()
+        # busy: the result is busy too (the caller already waited once: keys, at once)
+        self._peeked = (-1 if transcript.reason == "recogniser busy" else fed, transcript)
+        return transcript
+
     def result(self) -> Any:
+        if self._result is None:
+            peeked = getattr(self, "_peeked", None)
+            self._result = (peeked[1] if peeked is not None and peeked[0] in (-1, len(self._pcm))
+                            else self._transcribe())
+        return self._result
+
+    def _transcribe(self) -> Any:
         from ivr.speech.asr import Transcript
 
-        if self._result is not None:
-            return self._result
         samples = np.frombuffer(bytes(self._pcm[:len(self._pcm) // 2 * 2]), dtype="<i2")
         audio = samples.astype(np.float32) / 32768.0
         if self.sample_rate != WHISPER_RATE and audio.size:
@@ -312,19 +326,16 @@ class WhisperSession:
         decoded = self.engine.decode(audio, self.phrases) if audio.size else ("", 0.0, 1.0)
         grammar = self.grammar_mode
         if decoded is None:
-            self._result = Transcript("", 0.0, [], False if grammar else None, None,
-                                      "recogniser busy")
-            return self._result
+            return Transcript("", 0.0, [], False if grammar else None, None,
+                              "recogniser busy")
         text, confidence, no_speech = decoded
         if no_speech > NO_SPEECH_AT and confidence < 0.5:
             text = ""  # Whisper invents words in silence and noise ("Thank you.")
         if not grammar:
-            self._result = Transcript(text, confidence, [], open_vocabulary=True)
-            return self._result
+            return Transcript(text, confidence, [], open_vocabulary=True)
         matched, score, reason = match_phrase(text, self.phrases or [])
         # what a flow branches on: how sure the decode was, times how close the phrase (a
         # no-match keeps the decode's own: the red-flag screen reads the words with it)
         heard = round(confidence * score, 3) if matched is not None else confidence
-        self._result = Transcript(text, heard, [], matched is not None, matched, reason, None,
-                                  open_vocabulary=True)
-        return self._result
+        return Transcript(text, heard, [], matched is not None, matched, reason, None,
+                          open_vocabulary=True)

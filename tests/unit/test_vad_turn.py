@@ -226,3 +226,35 @@ def test_a_whole_answer_is_compared_as_menus_compare_phrases():
     complete = complete_answer(["Follow-up visit", "药房"])
     assert complete("follow up visit") and complete("药 房")
     assert not complete("follow up") and not complete("follow up visit please")
+
+
+class Peeking(Saying):
+    """A whole-answer recogniser (like Whisper): no partials, a decode on ``peek``."""
+
+    def __init__(self, words):
+        super().__init__(words)
+        self.decodes = 0
+
+    def accept(self, pcm):
+        return None
+
+    def peek(self):
+        self.decodes += 1
+        return self.result()
+
+
+async def test_a_whole_answer_recogniser_decodes_early_and_once(speech):
+    """Whisper gives no partials: at the first 200 ms pause the answer so far is decoded;
+    a whole menu phrase then ends the turn after the short pause, and that decode is the
+    result (not a second one after the turn)."""
+    consumed = {}
+    for words in ("pharmacy", "pharmacy please"):
+        stream = FakeStream()
+        audio = np.concatenate([speech, silence(2.0, -55)])
+        await stream.feed(audio, realtime=False)
+        session = Peeking(words)
+        result = await take_turn(stream, timeout=2, session_factory=lambda s=session: s,
+                                 is_complete=complete_answer(["Pharmacy", "appointments"]))
+        assert result.text == words and session.decodes == 1
+        consumed[words] = (len(frames(audio)) - stream.audio_in.qsize()) * 20
+    assert consumed["pharmacy please"] - consumed["pharmacy"] >= 300, consumed
