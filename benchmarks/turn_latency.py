@@ -207,6 +207,9 @@ class TimedSession:
     def accept(self, pcm: bytes) -> str | None:
         return self.inner.accept(pcm)
 
+    def __getattr__(self, name: str) -> Any:  # peek (Whisper's early decode) and the rest
+        return getattr(self.inner, name)
+
     def result(self) -> Any:
         self.sink["result_start"] = time.monotonic()
         out = self.inner.result()

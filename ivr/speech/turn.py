@@ -198,8 +198,8 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
             elif early is not None and early.done() and is_complete is not None:
                 vad.answer_complete = bool(not early.exception()
                                            and is_complete(getattr(early.result(), "text", "")))
-        if len(pending) >= 10:  # decode in 200 ms chunks, off the event loop
-            await decode(b"".join(pending))
+        if len(pending) >= 10 and early is None:  # 200 ms chunks, off the event loop;
+            await decode(b"".join(pending))  # after an early decode only quiet: held back
             pending = []
     if pending and early is not None:
         captured.append(b"".join(pending))  # only quiet since the early decode: kept, not fed
