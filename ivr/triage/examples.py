@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import logging
 import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -33,9 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ivr.flows.diagnostics import Diagnostic
 from ivr.flows.yaml_source import Source
+from ivr.triage.last_good import LastGood
 from ivr.triage.rules import Rules, parse_bounded, read_bounded
-
-log = logging.getLogger(__name__)
 
 EXAMPLES_FILE = "triage_examples.yaml"
 EXAMPLES_PATH = Path(__file__).resolve().parents[2] / EXAMPLES_FILE
@@ -190,40 +188,14 @@ def path_beside(rules: Rules | None) -> Path:
     return EXAMPLES_PATH
 
 
-_CACHE: dict[str, tuple[tuple[int, int], Examples | None]] = {}
+_LAST_GOOD: LastGood[Examples] = LastGood(
+    "examples", lambda last: f"still using version {last.version}", "rules only")
 
 
 def examples_for(rules: Rules | None) -> Examples | None:
-    """The examples beside ``rules``, re-read when the file changes (like the protocols).
-    A missing file: none. An invalid or unreadable one is logged with its findings and
-    the last good examples of that file stay in use."""
-    path = path_beside(rules)
-    key = str(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        log.exception("triage examples %s unreadable", path)
-        return _CACHE.get(key, ((0, 0), None))[1]
-    signature = (stat.st_mtime_ns, stat.st_size)
-    cached = _CACHE.get(key)
-    if cached and cached[0] == signature:
-        return cached[1]
-    try:
-        found, diags = check_file(path)
-    except OSError:
-        log.exception("triage examples %s unreadable", path)
-        found, diags = None, []
-    last = cached[1] if cached else None
-    if found is None:
-        for d in diags:
-            log.error("%s", d)
-        log.error("triage examples %s rejected; %s", path,
-                  f"still using version {last.version}" if last else "rules only")
-        found = last
-    _CACHE[key] = (signature, found)
-    return found
+    """The examples beside ``rules`` (``LastGood``: re-read when the file changes; a bad
+    edit keeps the last good examples)."""
+    return _LAST_GOOD.get(path_beside(rules), check_file)
 
 
 def load_examples(path: Path | None = None) -> Examples:

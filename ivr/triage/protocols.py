@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator
@@ -48,9 +47,8 @@ from ivr.departments import DEPARTMENTS
 from ivr.flows.diagnostics import Diagnostic
 from ivr.flows.yaml_source import Source
 from ivr.triage.decision import QUEUE_PRIORITY, TriageDecision
+from ivr.triage.last_good import LastGood
 from ivr.triage.rules import RED_FLAG, SYMPTOM, Rules, parse_bounded, read_bounded
-
-log = logging.getLogger(__name__)
 
 PROTOCOLS_FILE = "triage_protocols.yaml"
 PROTOCOLS_PATH = Path(__file__).resolve().parents[2] / PROTOCOLS_FILE
@@ -422,40 +420,15 @@ def path_beside(rules: Rules | None) -> Path:
     return PROTOCOLS_PATH
 
 
-_CACHE: dict[str, tuple[tuple[int, int, int], Protocols | None]] = {}
+_LAST_GOOD: LastGood[Protocols] = LastGood(
+    "protocols", lambda last: f"still asking version {last.version}", "no protocol questions")
 
 
 def protocols_for(rules: Rules | None) -> Protocols | None:
-    """The protocols beside ``rules``, re-read when the file changes (a saved edit is
-    used from the next decision). A missing file: none. An invalid or unreadable one is
-    logged with its findings and the last good protocols of that file stay in use."""
-    path = path_beside(rules)
-    key = str(path)
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        log.exception("triage protocols %s unreadable", path)
-        return _CACHE.get(key, ((0, 0, 0), None))[1]
-    signature = (stat.st_mtime_ns, stat.st_size, rules.version if rules else 0)
-    cached = _CACHE.get(key)
-    if cached and cached[0] == signature:
-        return cached[1]
-    try:
-        found, diags = check_file(path, rules)
-    except OSError:
-        log.exception("triage protocols %s unreadable", path)
-        found, diags = None, []
-    last = cached[1] if cached else None
-    if found is None:
-        for d in diags:
-            log.error("%s", d)
-        log.error("triage protocols %s rejected; %s", path,
-                  f"still asking version {last.version}" if last else "no protocol questions")
-        found = last
-    _CACHE[key] = (signature, found)
-    return found
+    """The protocols beside ``rules`` (``LastGood``: re-read when the file, or the rules
+    it is checked against, change; a bad edit keeps the last good protocols)."""
+    return _LAST_GOOD.get(path_beside(rules), lambda p: check_file(p, rules),
+                          (rules.version if rules else 0,))
 
 
 def load_protocols(path: Path | None = None, rules: Rules | None = None) -> Protocols:
