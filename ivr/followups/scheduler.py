@@ -170,6 +170,8 @@ class FollowupScheduler:
     async def poll(self) -> list[str]:
         """Claim and place the calls due now; returns their follow-up ids."""
         now = self.clock()
+        # our calls in progress keep their claim; another engine's lapse if it stopped
+        await asyncio.to_thread(store.renew, self.db, set(self.live), now, self.lease)
         taken = await asyncio.to_thread(store.expire_leases, self.db, now, self.retry_after,
                                         set(self.live))
         for followup_id in taken:
@@ -181,11 +183,8 @@ class FollowupScheduler:
         if free <= 0:
             return []
         placed = []
-        for item in await asyncio.to_thread(store.due, self.db, now, free):
-            if item.id in self.live:
-                continue
-            if not await asyncio.to_thread(store.claim, self.db, item.id, now, self.lease):
-                continue  # another engine took it
+        # claimed in one transaction: rows another engine claims meanwhile are not ours
+        for item in await asyncio.to_thread(store.claim_due, self.db, now, free, self.lease):
             if await self._place(item):
                 placed.append(item.id)
         return placed

@@ -5,10 +5,13 @@ scheduler runs them in a worker thread. Each is one transaction.
 
 A follow-up moves ``open`` -> ``calling`` -> ``open`` (try again later) | ``done`` |
 ``failed`` (staff must handle it), or is ``cancelled``/closed by staff at any time.
-``claim`` is a conditional UPDATE, so of two engines polling the same database only
-one calls the patient. While ``calling``, ``next_attempt_at`` holds the claim's lease:
-a follow-up still ``calling`` after it (its engine stopped mid-call) is taken back by
-:func:`expire_leases` and tried again.
+``claim`` and ``claim_due`` are conditional UPDATEs, so of two engines polling the same
+database only one calls the patient (``claim_due`` also skips rows another engine's
+transaction holds: ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so racing engines share
+the due list instead of queueing behind each other). While ``calling``,
+``next_attempt_at`` holds the claim's lease; the engine placing the call renews it at
+every poll (:func:`renew`), so a follow-up still ``calling`` past its lease is one whose
+engine stopped: :func:`expire_leases` (any engine) takes it back and it is tried again.
 
 Times are UTC. SQLite keeps them without an offset; every value written here is UTC,
 so comparisons in SQL hold.
@@ -73,6 +76,51 @@ def claim(engine: Engine, followup_id: str, now: datetime | None = None,
             .values(status=CALLING, next_attempt_at=now + lease)
             .execution_options(synchronize_session=False))
         return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def claim_due(engine: Engine, now: datetime | None = None, limit: int = 1,
+              lease: timedelta = DEFAULT_LEASE) -> list[FollowUp]:
+    """Claim up to ``limit`` due follow-ups at once (open -> calling, oldest first) and
+    return them: each row goes to exactly one of the engines racing for it."""
+    now = _utc(now)
+    if limit <= 0:
+        return []
+    candidates = (select(FollowUp.id)
+                  .where(FollowUp.status == OPEN, FollowUp.next_attempt_at <= now,
+                         FollowUp.attempts < FollowUp.max_attempts)
+                  .order_by(FollowUp.next_attempt_at, FollowUp.id)
+                  .limit(limit)
+                  .with_for_update(skip_locked=True))  # PostgreSQL; SQLite ignores it
+    with _session(engine) as s, s.begin():
+        ids = list(s.scalars(candidates))
+        if not ids:
+            return []
+        # conditional all the same: SQLite has no row locks, and the WHERE is the claim
+        won = set(s.scalars(
+            update(FollowUp)
+            .where(FollowUp.id.in_(ids), FollowUp.status == OPEN,
+                   FollowUp.next_attempt_at <= now)
+            .values(status=CALLING, next_attempt_at=now + lease)
+            .returning(FollowUp.id)
+            .execution_options(synchronize_session=False)))
+        items = s.scalars(select(FollowUp).where(FollowUp.id.in_(won))).all()
+        return sorted(items, key=lambda item: ids.index(item.id))
+
+
+def renew(engine: Engine, followup_ids: Collection[str], now: datetime | None = None,
+          lease: timedelta = DEFAULT_LEASE) -> int:
+    """Extend the lease of calls this engine still follows (``calling`` only): a live
+    call is never taken back by another engine; a dead engine's lapse. Returns rows."""
+    now = _utc(now)
+    if not followup_ids:
+        return 0
+    with _session(engine) as s, s.begin():
+        result = s.execute(update(FollowUp)
+                           .where(FollowUp.id.in_(list(followup_ids)),
+                                  FollowUp.status == CALLING)
+                           .values(next_attempt_at=now + lease)
+                           .execution_options(synchronize_session=False))
+        return result.rowcount  # type: ignore[attr-defined,no-any-return]
 
 
 def retry_delay(attempts: int, retry_after: Sequence[timedelta]) -> timedelta:
