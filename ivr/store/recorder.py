@@ -1,7 +1,13 @@
-"""Writes call records as the call happens, off the event loop.
+"""Writes call records as the call happens, off the event loop and off the call path.
 
 SQLAlchemy sessions are synchronous; the recorder runs them on one dedicated
-thread so a slow disk never stalls audio or AGI, and writes stay in order.
+thread so a slow disk never stalls audio or AGI, and writes stay in order. The
+call does not wait for them (``ivr.store.write_behind``): an event is appended to
+the in-flight log (``ivr.store.inflight``: a crashed engine's are replayed by the
+next process) and queued, and the thread writes whatever waits in one transaction.
+What reads the rows back waits for the writes before it: the reads below
+(``get``, ``history``, ...), ``finish`` and ``create_followup`` (the scheduler and
+the agent's tools read those rows from the database).
 
 Every write is an *operation* (a small JSON-able dict: start, event, update,
 finish, recording, followup) applied idempotently. That is what lets the
@@ -23,7 +29,6 @@ import time
 import uuid
 import wave
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +43,7 @@ from ivr.events import Event, decode
 from ivr.store import history
 from ivr.store.database import is_memory, is_unreachable, make_engine, migrate, redacted
 from ivr.store.history import CallerHistory
+from ivr.store.inflight import InflightLog, orphans
 from ivr.store.journal import Journal, ReplayResult, default_journal_path
 from ivr.store.journal import journal_path as journal_file_for
 from ivr.store.models import (
@@ -49,6 +55,7 @@ from ivr.store.models import (
     utcnow,
 )
 from ivr.store.projections import parse_time, project
+from ivr.store.write_behind import BatchWriter
 
 if TYPE_CHECKING:
     from ivr.settings import Settings
@@ -194,6 +201,13 @@ def commit_op(sessions: sessionmaker[Session], op: Op) -> None:
         apply_op(s, op)
 
 
+def commit_ops(sessions: sessionmaker[Session], ops: list[Op]) -> None:
+    """Apply ``ops`` in order in one transaction: all or none."""
+    with sessions.begin() as s:
+        for op in ops:
+            apply_op(s, op)
+
+
 class CallRecorder:
     """Call records for the engine. ``settings`` names where its state lives (keyring,
     journal, recordings of a server database: ``settings.state_dir``); pass the
@@ -214,7 +228,6 @@ class CallRecorder:
         self._uniqueid: dict[str, str] = {}
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
         self._seq: dict[str, int] = {}
         self.journal: Journal | None = None
         journal_file = None if is_memory(url) else journal_path or default_journal(url, settings)
@@ -226,9 +239,37 @@ class CallRecorder:
         self._schema_ready = False
         if self._ensure_schema() and self.journal is not None and self.journal.pending():
             self.replay()  # left by an outage before a restart
+        if self.journal is not None:
+            self.recover()  # left in flight by a process that died
+        # without a journal (in-memory, or a server database without a state folder)
+        # nothing is kept in flight: a crash loses the operations not yet written
+        self._writer = BatchWriter(
+            self.write_many, InflightLog(self.journal.path) if self.journal else None)
 
     async def _run(self, fn: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        """``fn(*args)`` on the writer thread, after the writes queued before it."""
+        return await asyncio.wrap_future(self._writer.run(lambda: fn(*args)))
+
+    def recover(self) -> int:
+        """Write what dead processes left in flight (``ivr.store.inflight``), oldest
+        process first, through ``write_many`` (to the journal if the database is away);
+        the number of operations put back."""
+        assert self.journal is not None
+        total = 0
+        for orphan in orphans(self.journal.path):
+            try:
+                self.write_many(orphan.ops)
+            except Exception:
+                orphan.release()
+                log.exception("in-flight records of a dead process not put back: %s",
+                              ", ".join(map(str, orphan.paths)))
+                continue
+            orphan.done()
+            total += len(orphan.ops)
+            log.warning("%d call-record operation(s) left in flight by a process that "
+                        "died put back (%d torn line(s) skipped): %s", len(orphan.ops),
+                        orphan.torn, ", ".join(p.name for p in orphan.paths))
+        return total
 
     def _ensure_schema(self) -> bool:
         if not self._schema_ready:
@@ -270,8 +311,59 @@ class CallRecorder:
             self._start_journalling(exc)
             self.journal.append(op)
 
-    async def submit(self, op: Op) -> None:
-        await self._run(self.write, op)
+    def write_many(self, ops: list[Op]) -> None:
+        """Write ``ops`` in order (the writer thread's batches): one transaction; the
+        journal instead while the database is away or older operations wait there. An
+        operation the database refuses (a bug, not an outage) is logged and dropped, and
+        the rest of the batch is written one by one."""
+        if not ops:
+            return
+        if self.journal is not None and (not self._schema_ready or self.journal.pending()):
+            self.replay_if_due()
+            if not self._schema_ready or self.journal.pending():
+                self._journal_all(ops)
+                return
+        try:
+            commit_ops(self.sessions, ops)
+            return
+        except DBAPIError as exc:
+            if self.journal is not None and is_unreachable(exc):
+                self._start_journalling(exc)
+                self._journal_all(ops)
+                return
+            if len(ops) == 1:
+                log.exception("call record operation %s of call %s refused",
+                              ops[0].get("op"), ops[0].get("call_id"))
+                return
+        except Exception:
+            if len(ops) == 1:
+                log.exception("call record operation %s of call %s refused",
+                              ops[0].get("op"), ops[0].get("call_id"))
+                return
+        for op in ops:  # find the refused one; write the others
+            try:
+                self.write(op)
+            except Exception:
+                log.exception("call record operation %s of call %s refused",
+                              op.get("op"), op.get("call_id"))
+
+    def _journal_all(self, ops: list[Op]) -> None:
+        assert self.journal is not None
+        for op in ops:
+            self.journal.append(op)
+
+    def submit(self, op: Op) -> None:
+        """Queue ``op`` for the writer thread; the call goes on (see the module doc)."""
+        self._writer.put(op)
+
+    async def flush(self) -> None:
+        """Return once every operation queued before is written (or journalled)."""
+        await self._writer.flush()
+
+    @property
+    def backlog(self) -> int:
+        """Operations queued and not yet written."""
+        return self._writer.backlog
 
     def replay_if_due(self) -> ReplayResult | None:
         """``replay`` unless one was tried less than ``replay_interval`` seconds ago: while
@@ -317,7 +409,7 @@ class CallRecorder:
         call_id = str(uuid.uuid4())
         self._seq[call_id] = 0
         self._uniqueid[call_id] = uniqueid
-        await self.submit({
+        self.submit({
             "op": "start", "call_id": call_id, "uniqueid": uniqueid, "channel": channel,
             "caller_hash": self.privacy.caller_hash(caller),
             "caller_masked": self.privacy.display_number(caller), "flow": flow,
@@ -338,7 +430,7 @@ class CallRecorder:
         self._seq[call_id] = seq
         text = self.privacy.mask(text)
         detail = self.privacy.mask_value({**(detail or {}), **more})
-        await self.submit({"op": "event", "call_id": call_id, "seq": seq, "kind": kind,
+        self.submit({"op": "event", "call_id": call_id, "seq": seq, "kind": kind,
                            "step": step, "text": text, "detail": detail,
                            "at": utcnow().isoformat()})
         if self.listeners:
@@ -348,18 +440,19 @@ class CallRecorder:
                 listener(uniqueid, call_id, masked)
 
     async def update(self, call_id: str, **fields: Any) -> None:
-        await self.submit({"op": "update", "call_id": call_id, "fields": fields})
+        self.submit({"op": "update", "call_id": call_id, "fields": fields})
 
     async def finish(self, call_id: str, outcome: str, **fields: Any) -> None:
         """Close the record. Keeps an outcome already set (e.g. 'answered')."""
         ended = utcnow()
-        await self.submit({"op": "finish", "call_id": call_id, "outcome": outcome,
-                           "fields": fields, "at": ended.isoformat()})
+        self.submit({"op": "finish", "call_id": call_id, "outcome": outcome,
+                     "fields": fields, "at": ended.isoformat()})
         closed = None if self._journalling else await self._run(self._closed, call_id)
         await self.record(call_id, ev.End(outcome=closed.outcome if closed else outcome,
                                           seconds=closed.duration_seconds if closed else None))
         self._seq.pop(call_id, None)
         self._uniqueid.pop(call_id, None)
+        await self.flush()  # the record is closed when this returns
 
     async def recording(self, call_id: str, pcm: bytes, rate: int = 8000) -> None:
         """Keep what the caller just said, sealed (AES-GCM) with the call id as context,
@@ -378,7 +471,7 @@ class CallRecorder:
                 w.writeframes(pcm)
             return self.privacy.seal_file(buf.getvalue(), path, call_id)
         key_id = await asyncio.to_thread(seal)
-        await self.submit({"op": "recording", "call_id": call_id, "seq": seq,
+        self.submit({"op": "recording", "call_id": call_id, "seq": seq,
                            "path": str(path), "key_id": key_id,
                            "seconds": round(len(pcm) / 2 / rate, 2),
                            "at": utcnow().isoformat()})
@@ -390,7 +483,7 @@ class CallRecorder:
         """Open a matter the line must come back to: an outbound call at ``due_at``."""
         followup_id = str(uuid.uuid4())
         sealed = self.privacy.seal_number(number, followup_id)
-        await self.submit({
+        self.submit({
             "op": "followup", "id": followup_id, "call_id": call_id, "created_by": created_by,
             "caller_hash": self.privacy.caller_hash(number),
             "number_masked": self.privacy.display_number(number),
@@ -398,11 +491,13 @@ class CallRecorder:
             "reason": self.privacy.mask(reason), "flow": flow, "language": language,
             "due_at": due_at.isoformat(), "deadline_at": deadline_at.isoformat(),
             "max_attempts": max_attempts, "at": utcnow().isoformat()})
+        await self.flush()  # the scheduler and the agents' tools read it from the database
         return followup_id
 
     # --- reads -----------------------------------------------------------------
     # Reads made during a call never fail it: with the database away they know nothing.
     def get(self, call_id: str) -> Call | None:
+        self._writer.wait_written()
         try:
             with Session(self.engine) as s:
                 return s.scalar(select(Call).where(Call.id == call_id)
@@ -425,6 +520,7 @@ class CallRecorder:
             return None
 
     def by_uniqueid(self, uniqueid: str) -> Call | None:
+        self._writer.wait_written()
         try:
             with Session(self.engine) as s:
                 call_id = s.scalar(select(Call.id).where(Call.asterisk_uniqueid == uniqueid))
@@ -435,7 +531,9 @@ class CallRecorder:
 
     def history(self, caller: str, exclude_call: str | None = None,
                 now: datetime | None = None) -> CallerHistory:
-        """What this caller told us before (calls, open follow-ups, registry facts)."""
+        """What this caller told us before (calls, open follow-ups, registry facts).
+        Reads earlier calls, written when they finished (``finish`` waits for its
+        rows): no wait here for the writes of calls in progress."""
         try:
             with Session(self.engine) as s:
                 return history.lookup(s, self.privacy.caller_hash(caller), now,
@@ -469,7 +567,8 @@ class CallRecorder:
                     what, _reason(exc))
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Write what is queued, then let go of the database."""
+        self._writer.close()
         self.engine.dispose()
 
 

@@ -54,6 +54,7 @@ async def test_no_record_is_lost_when_the_database_is_cut_mid_call(pg_cluster, p
         # the next write (another call) replays the backlog first, then goes to the database
         rec.replay_interval = 0
         second = await rec.start("1700.2", "PJSIP/t-2", "13900139000", "main", "abc")
+        await rec.flush()  # written behind the call: wait until it is
         assert not rec.journal.pending()
         assert "backlog replayed" in caplog.text and "6 applied, 0 rejected, 0 left" in caplog.text
         assert (await rec.drain()).applied == 0  # nothing left, nothing twice

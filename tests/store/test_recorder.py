@@ -75,11 +75,12 @@ async def test_writes_apply_once_even_when_repeated(db_url, privacy, tmp_path):
     """Every operation is idempotent: what lets the journal replay without doubles."""
     rec = recorder(db_url, privacy, tmp_path)
     ops = []
-    rec.write, write = ops.append, rec.write  # capture the operations a call makes
+    rec.submit, submit = ops.append, rec.submit  # capture the operations a call makes
     call_id = await rec.start("1700.9", "PJSIP/t-9", "13800138000", "main", "abc")
     await rec.event(call_id, "step", "welcome")
     await rec.update(call_id, outcome="routed", queue="pharmacy")
-    rec.write = write
+    rec.submit = submit
+    assert [op["op"] for op in ops] == ["start", "event", "event", "update"]
     for op in ops + ops:
         rec.write(op)
     record = rec.get(call_id)
