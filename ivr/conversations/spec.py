@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ivr.flows.yaml_source import Source, load_source
+from ivr.flows import yaml_source
+from ivr.flows.yaml_bounds import YAMLBoundsError
+from ivr.flows.yaml_source import Source
 
 VERBS = ("press", "say", "silence", "hangup", "hear")
 KEYS = re.compile(r"^[0-9*#]+$")
@@ -151,11 +153,12 @@ def load_file(path: Path, flow_steps: dict[str, set[str]]) -> tuple[list[Convers
     rather than as a puzzling failure later."""
     file = str(path)
     try:
-        src = load_source(path.read_text(encoding="utf-8"), file)
+        src = yaml_source.load_file(path)  # bounded: size, aliases, nesting, UTF-8
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = Pos(file, mark.line + 1, mark.column + 1) if mark else Pos(file, 1, 1)
-        return [], [Problem(pos, f"not valid YAML: {getattr(exc, 'problem', exc)}")]
+        what = "" if isinstance(exc, YAMLBoundsError) else "not valid YAML: "
+        return [], [Problem(pos, f"{what}{getattr(exc, 'problem', exc)}")]
     problems = [Problem(Pos(file, line, col), f"duplicate key '{p[-1]}'")
                 for p, line, col in src.duplicates]
     reader = _Reader(src, flow_steps)

@@ -9,6 +9,7 @@ Codes are stable: tests and engineers' scripts rely on them.
     IVR102 missing key            IVR108 prompt missing in a language
     IVR103 wrong value            IVR109 unknown (sub)flow / duplicate flow name
                                   IVR110 unknown queue (department)
+    IVR003 over a reading bound (bytes, nodes with aliases expanded, nesting), or not UTF-8
     IVR200 a path ends without a person, the emergency lane or a goodbye
     IVR201 a loop with no way out
     IVR202 a red-flag (urgency 1 / crisis / emergency key) branch that can miss emergency

@@ -18,12 +18,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from ivr.flows import yaml_bounds
 from ivr.flows.diagnostics import Diagnostic, FlowValidationError
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.prompts_catalog import load_prompts
 from ivr.flows.registry import STEPS
 from ivr.flows.steps.base import ID
-from ivr.flows.yaml_source import Source, load_source
+from ivr.flows.yaml_bounds import YAMLBoundsError
+from ivr.flows.yaml_source import Source, load_file, load_source
 
 # Findings after which the step graph is incomplete and the safety analysis cannot run.
 BLOCKS_SAFETY = {"IVR001", "IVR002", "IVR100", "IVR101", "IVR102", "IVR103", "IVR104",
@@ -107,9 +109,13 @@ def _schema_diagnostics(exc: ValidationError, model: type[BaseModel], prefix: tu
 def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
     """Syntax and schema layers for one file."""
     file = str(path)
-    text = path.read_text(encoding="utf-8")
     try:
+        text = yaml_bounds.read_text(path)
         src = load_source(text, file)
+    except YAMLBoundsError as exc:  # too large, too deep, an alias bomb, not UTF-8
+        mark = exc.problem_mark
+        return None, [Diagnostic(file, mark.line + 1, mark.column + 1, "IVR003",
+                                 str(exc.problem))]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         return None, [Diagnostic(file, mark.line + 1 if mark else 1,
@@ -173,12 +179,14 @@ def parse_flow_file(path: Path) -> tuple[Flow | None, list[Diagnostic]]:
 
 
 def _declared_name(path: Path) -> str:
-    """The ``flow:`` name of a file that failed validation (or its file name)."""
+    """The ``flow:`` name of a file that failed validation (or its file name); read
+    within the same bounds, so a hostile file costs no more here than when parsed."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return str(data.get("flow", path.stem))
-    except Exception:
+        data = load_file(path).data
+    except (OSError, yaml.YAMLError):
         return path.stem
+    flow = data.get("flow") if isinstance(data, dict) else None
+    return str(flow) if isinstance(flow, str) else path.stem
 
 
 def flow_files(paths: typing.Iterable[Path]) -> list[Path]:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from ivr.flows import yaml_bounds
 from ivr.flows.diagnostics import Diagnostic
+from ivr.flows.yaml_bounds import YAMLBoundsError
 from ivr.flows.yaml_source import load_source
 
 
@@ -18,10 +20,15 @@ def load_prompts(folder: Path) -> tuple[dict[str, dict[str, str]], dict[str, str
     found: list[Diagnostic] = []
     for path in sorted(folder.glob("*.yaml")):
         lang = path.stem
-        text = path.read_text(encoding="utf-8")
-        raw[lang] = text
         try:
+            text = yaml_bounds.read_text(path)
+            raw[lang] = text
             src = load_source(text, str(path))
+        except YAMLBoundsError as exc:
+            mark = exc.problem_mark
+            found.append(Diagnostic(str(path), mark.line + 1, mark.column + 1, "IVR003",
+                                    str(exc.problem)))
+            continue
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             found.append(Diagnostic(str(path), mark.line + 1 if mark else 1,

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from ivr.flows.yaml_source import Source, load_source
+from ivr.flows.yaml_bounds import YAMLBoundsError
+from ivr.flows.yaml_source import Source, load_file
 from ivr.privacy._errors import PrivacyConfigError
 from ivr.settings import PROJECT_ROOT
 
@@ -26,17 +27,16 @@ M = TypeVar("M", bound=BaseModel)
 def read_section(path: Path, key: str) -> tuple[Any, Source] | None:
     """The ``key`` section of the file (None inside the tuple if absent); None if no file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        src = load_file(path)  # bounded: size, aliases, nesting, UTF-8
     except FileNotFoundError:
         return None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise PrivacyConfigError([f"{path}: cannot read: {exc}"]) from exc
-    try:
-        src = load_source(text, str(path))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise PrivacyConfigError([f"{where}: invalid YAML: {exc}"]) from exc
+        what = exc.problem if isinstance(exc, YAMLBoundsError) else f"invalid YAML: {exc}"
+        raise PrivacyConfigError([f"{where}: {what}"]) from None
     findings = [f"{src.file}:{line}:{col}: {_dotted(p)}: duplicate key"
                 for p, line, col in src.duplicates]
     if src.data is None:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ivr.departments import DEPARTMENT_NAMES
+from ivr.flows.yaml_source import load_file
 
 # the level names of triage_rules.yaml (levels:), with their Mandarin
 URGENCY_NAMES: dict[str, str] = {
@@ -36,7 +37,7 @@ def _rules(rules_path: Path | None) -> dict[str, Any]:
 
         rules_path = RULES_PATH
     try:
-        data = yaml.safe_load(Path(rules_path).read_text(encoding="utf-8"))
+        data = load_file(Path(rules_path)).data  # bounded, as every YAML file read
     except (OSError, yaml.YAMLError):
         return {}
     return data if isinstance(data, dict) else {}

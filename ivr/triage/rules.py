@@ -18,10 +18,10 @@ Codes are stable (tests and scripts rely on them):
     TRI003 over a reading bound (bytes, nodes with aliases expanded, nesting), or not UTF-8
 
 Reading is bounded, since the running engine reloads the file whenever it
-changes: at most ``MAX_BYTES``, and at most ``MAX_NODES`` YAML nodes counted
-with every alias expanded (a "billion laughs" file of nested aliases is refused
-after one pass over its events, before anything is built), nested at most
-``MAX_DEPTH`` deep.
+changes: by ``ivr.flows.yaml_bounds``, the bounds of every YAML file the engine
+reads (``MAX_BYTES``; ``MAX_NODES`` YAML nodes counted with every alias expanded,
+so a "billion laughs" file is refused after one pass over its events, before
+anything is built; nested at most ``MAX_DEPTH`` deep).
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ from typing import Any
 import yaml
 
 from ivr.departments import DEPARTMENTS
+from ivr.flows import yaml_bounds
 from ivr.flows.diagnostics import Diagnostic
+from ivr.flows.yaml_bounds import MAX_BYTES as MAX_BYTES  # re-exported: tests, reloader
+from ivr.flows.yaml_bounds import MAX_DEPTH as MAX_DEPTH
+from ivr.flows.yaml_bounds import MAX_NODES as MAX_NODES
+from ivr.flows.yaml_bounds import YAMLBoundsError
 from ivr.flows.yaml_source import Source, load_source
 from ivr.triage.phrases import parse
 
 RULES_PATH = Path(__file__).resolve().parents[2] / "triage_rules.yaml"
-# Bounds for reading a rules file (the shipped one: about 50 kB, 4,300 nodes, depth 5).
-MAX_BYTES = 2 * 1024 * 1024
-MAX_NODES = 50_000
-MAX_DEPTH = 50
 AGE_GROUPS = ("young_infant", "infant", "child", "elderly")
 # Facts the engine works out from numbers said, for combinations to name.
 PRETERM = "preterm"  # a pregnancy said to be under policy.preterm_under_weeks (37)
@@ -617,65 +618,15 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
     return rules, sorted(c.diags)
 
 
-def _too_large(text: str, file: str) -> Diagnostic | None:
-    """The first bound ``text`` exceeds, or None. One pass over the YAML events with
-    constant work per event: the expanded size of every anchor is kept, so an alias
-    costs its anchor's size in the count, not a walk of it. libyaml's parser when
-    PyYAML has it (about 20x faster); where it refuses the text (its own nesting
-    limit, ...), PyYAML's, which is the one the file is then loaded with."""
-    if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        return Diagnostic(file, 1, 1, "TRI003", f"the file is larger than {MAX_BYTES} bytes")
-    loaders = [getattr(yaml, "CSafeLoader", None), yaml.SafeLoader]
-    for loader in filter(None, loaders):
-        try:
-            return _count(text, file, loader)
-        except yaml.YAMLError:
-            continue
-    return None  # a syntax error: the loader reports it with its position
-
-
-def _count(text: str, file: str, loader: Any) -> Diagnostic | None:
-    anchors: dict[str, int] = {}  # anchor -> nodes it stands for, once its node is complete
-    open_: list[tuple[str | None, int]] = []  # (anchor, total when the collection began)
-    total = 0
-    for event in yaml.parse(text, Loader=loader):
-        mark = event.start_mark
-        if isinstance(event, yaml.CollectionStartEvent):
-            total += 1
-            open_.append((event.anchor, total))
-            if len(open_) > MAX_DEPTH:
-                return Diagnostic(file, mark.line + 1, mark.column + 1, "TRI003",
-                                  f"nested more than {MAX_DEPTH} deep")
-        elif isinstance(event, yaml.CollectionEndEvent):
-            anchor, began = open_.pop()
-            if anchor is not None:
-                anchors[anchor] = total - began + 1
-        elif isinstance(event, yaml.ScalarEvent):
-            total += 1
-            if event.anchor is not None:
-                anchors[event.anchor] = 1
-        elif isinstance(event, yaml.AliasEvent):
-            if event.anchor not in anchors and any(a == event.anchor for a, _ in open_):
-                return Diagnostic(file, mark.line + 1, mark.column + 1, "TRI003",
-                                  f"alias '*{event.anchor}' refers to a node that "
-                                  "contains it (a recursive structure)")
-            total += anchors.get(event.anchor, 1)  # undefined: the composer reports it
-        if total > MAX_NODES:
-            return Diagnostic(file, mark.line + 1, mark.column + 1, "TRI003",
-                              f"more than {MAX_NODES} YAML nodes with aliases expanded "
-                              "(an alias repeats its whole anchor)")
-    return None
-
-
 def parse_bounded(text: str, file: str, prefix: str = "TRI"
                   ) -> tuple[Source | None, list[Diagnostic]]:
     """YAML with positions, within the size and alias bounds: the source, or the
     finding (``<prefix>003`` out of bounds, ``<prefix>001`` syntax). Shared by every
     clinician-owned file (rules, protocols)."""
-    if (bound := _too_large(text, file)) is not None:
-        return None, [replace(bound, code=f"{prefix}003")]
     try:
         return load_source(text, file), []
+    except YAMLBoundsError as exc:
+        return None, [_bound(exc, file, prefix)]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -693,21 +644,19 @@ def check_text(text: str, file: str) -> tuple[Rules | None, list[Diagnostic]]:
     return check_source(src)
 
 
+def _bound(exc: YAMLBoundsError, file: str, prefix: str) -> Diagnostic:
+    mark = exc.problem_mark
+    return Diagnostic(file, mark.line + 1, mark.column + 1, f"{prefix}003", str(exc.problem))
+
+
 def read_bounded(path: Path) -> str | Diagnostic:
     """The file's text, reading at most ``MAX_BYTES`` + 1 bytes (a file growing while it
-    is read, or ``/dev/zero``, cannot make this unbounded); a Diagnostic if too large
-    or not UTF-8. OSError (missing, unreadable) propagates."""
-    with Path(path).open("rb") as f:
-        data = f.read(MAX_BYTES + 1)
-    if len(data) > MAX_BYTES:
-        return Diagnostic(str(path), 1, 1, "TRI003", f"the file is larger than {MAX_BYTES} bytes")
+    is read, or ``/dev/zero``, cannot make this unbounded); a Diagnostic (TRI003) if too
+    large or not UTF-8. OSError (missing, unreadable) propagates."""
     try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        return Diagnostic(str(path), line, col, "TRI003",
-                          f"not UTF-8 text (byte 0x{data[exc.start]:02x})")
+        return yaml_bounds.read_text(path)
+    except YAMLBoundsError as exc:
+        return _bound(exc, str(path), "TRI")
 
 
 def check_file(path: Path) -> tuple[Rules | None, list[Diagnostic]]:
