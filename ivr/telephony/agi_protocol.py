@@ -67,7 +67,7 @@ class AgiReply:
     def digit(self) -> str | None:
         """For STREAM FILE / WAIT FOR DIGIT: the key pressed, if any (result is its code)."""
         v = self.value
-        return chr(v) if v is not None and v > 0 else None
+        return chr(v) if v is not None and 0 < v <= 0x10FFFF else None  # chr() raises above
 
 
 def parse_reply(line: str) -> AgiReply:
@@ -156,10 +156,15 @@ def check_reply(sent: str, reply: AgiReply, *, gone: bool, on_dead_channel: bool
 
 
 def parse_env(block: bytes, encoding: str = "utf-8") -> dict[str, str]:
-    """Parse the ``agi_key: value`` header block that opens a session."""
+    """Parse the ``agi_key: value`` header block that opens a session.
+
+    Lines end at ``\n`` only (what Asterisk writes): ``str.splitlines`` would also
+    split at U+2028, U+0085, ``\x1c``..., which a caller's SIP display name may
+    carry in ``agi_calleridname``, so a caller could add ``agi_*`` lines of their
+    own (found by the property tests)."""
     env: dict[str, str] = {}
-    for raw in block.decode(encoding, errors="replace").splitlines():
-        key, sep, value = raw.partition(": ")
+    for raw in block.decode(encoding, errors="replace").split("\n"):
+        key, sep, value = raw.removesuffix("\r").partition(": ")
         if sep and key.startswith("agi_"):
             env[key] = value
     return env
