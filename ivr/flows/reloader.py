@@ -17,12 +17,20 @@ log = logging.getLogger(__name__)
 
 
 class FlowStore:
-    def __init__(self, dialplans: Path, prompts: Path) -> None:
+    """The flow set in use. ``cache_dir``: keep the validated set there and take it from
+    there when the files are unchanged (``ivr.flows.flow_cache``; for ``ivr-eagi``, a
+    process per call)."""
+
+    def __init__(self, dialplans: Path, prompts: Path, cache_dir: Path | None = None) -> None:
         self.dialplans = dialplans
         self.prompts = prompts
+        self.cache_dir = cache_dir
         self.current: FlowSet | None = None
         self.last_errors: list[Diagnostic] = []
         self.reloads = 0
+        # (lang, text) -> recorded file of the current set: found once per load (in the
+        # watcher's thread), not stat-ed per call on the event loop
+        self._recordings: dict[tuple[str, str], Path] = {}
         self._watcher = Watcher("flow", self.signature, self.load, kept="set")
 
     def signature(self) -> Signature:
@@ -30,11 +38,15 @@ class FlowStore:
                           *self.prompts.glob("*/*.wav")])
 
     def recordings(self) -> dict[tuple[str, str], Path]:
-        """(lang, prompt text) -> recorded file, for prompts with ``prompts/<lang>/<id>.wav``."""
+        """(lang, prompt text) -> recorded file, for prompts with ``prompts/<lang>/<id>.wav``,
+        as found at the last load (a new or removed ``.wav`` changes the watched files'
+        signature, so it reloads). The same dict until then: ``PromptLibrary`` keeps its
+        caches while it is."""
+        return self._recordings
+
+    def _find_recordings(self, flow_set: FlowSet) -> dict[tuple[str, str], Path]:
         found: dict[tuple[str, str], Path] = {}
-        if self.current is None:
-            return found
-        for lang, texts in self.current.prompts.items():
+        for lang, texts in flow_set.prompts.items():
             for prompt_id, text in texts.items():
                 wav = self.prompts / lang / f"{prompt_id}.wav"
                 if wav.exists():
@@ -44,7 +56,12 @@ class FlowStore:
     def load(self) -> bool:
         """Validate the folders; replace the current set only if valid. True if replaced."""
         self._watcher.mark()
-        flow_set, found = load_flow_set([self.dialplans], self.prompts)
+        if self.cache_dir is not None:
+            from ivr.flows.flow_cache import cached_flow_set
+
+            flow_set, found = cached_flow_set(self.dialplans, self.prompts, self.cache_dir)
+        else:
+            flow_set, found = load_flow_set([self.dialplans], self.prompts)
         if flow_set is None:
             self.last_errors = [d for d in found if d.severity == "error"]
             if self.current is None:
@@ -56,6 +73,9 @@ class FlowStore:
             raise FlowValidationError([Diagnostic(str(self.dialplans), 1, 1, "IVR109",
                                                   "no flow named 'main' answers the line")])
         changed = self.current is None or flow_set.version != self.current.version
+        # a new dict on every load, even an equal one (a .wav rewritten in place): the
+        # prompt caches start again with the new set
+        self._recordings = self._find_recordings(flow_set)
         self.current = flow_set  # one reference swap: atomic for every new call
         self.last_errors = []
         if changed:

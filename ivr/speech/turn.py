@@ -21,6 +21,9 @@ from ivr.speech.vad import Vad, VadConfig, VadEvent
 from ivr.triage.keywords import phrase_key
 
 SILENT_FRAME = bytes(320)
+NO_FRAME = b""  # put by the turn's ticker when no frame came: wake up, check the time
+TICK = 0.05  # s between the ticker's looks; no frame for FRAME_GAP: treat as quiet
+FRAME_GAP = 0.1
 
 
 class MediaStream(Protocol):
@@ -99,6 +102,42 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
     ``is_complete(partial)``: the words so far are a whole answer (see
     ``complete_answer``); the turn then ends after the shorter complete pause."""
     loop = asyncio.get_running_loop()
+    ticker = _Ticker(loop, stream.audio_in)
+    try:
+        return await _turn(loop, ticker, stream, prompt_pcm=prompt_pcm,
+                           session_factory=session_factory, executor=executor,
+                           barge_in=barge_in, timeout=timeout, max_seconds=max_seconds,
+                           vad_config=vad_config, is_complete=is_complete)
+    finally:
+        ticker.stop()
+
+
+class _Ticker:
+    """Wakes a turn waiting for a frame that does not come, without a timer per frame
+    (``asyncio.wait_for`` per 20 ms frame cost half the frame's work): every ``TICK``
+    s, if nothing was taken for ``FRAME_GAP`` s, it puts ``NO_FRAME`` in the queue.
+    A ``NO_FRAME`` left behind is an empty frame: nothing to whoever reads next."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[bytes]) -> None:
+        self.loop = loop
+        self.queue = queue
+        self.taken_at = loop.time()
+        self._handle = loop.call_later(TICK, self._tick)
+
+    def _tick(self) -> None:
+        if self.queue.empty() and self.loop.time() - self.taken_at >= FRAME_GAP:
+            self.queue.put_nowait(NO_FRAME)
+        self._handle = self.loop.call_later(TICK, self._tick)
+
+    def stop(self) -> None:
+        self._handle.cancel()
+
+
+async def _turn(loop: asyncio.AbstractEventLoop, ticker: _Ticker, stream: MediaStream, *,
+                prompt_pcm: bytes, session_factory: Callable[[], Session] | None,
+                executor: Executor | None, barge_in: bool, timeout: float,
+                max_seconds: float, vad_config: VadConfig | None,
+                is_complete: Callable[[str], bool] | None) -> TurnResult:
     vad = Vad(vad_config)
     result = TurnResult()
     playing = stream.play(prompt_pcm) if prompt_pcm else None
@@ -141,15 +180,18 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
         if speech_deadline is not None and now >= speech_deadline:
             result.truncated = True
             break
-        waited_from = loop.time()
-        try:
-            frame = await asyncio.wait_for(stream.audio_in.get(), 0.1)
-        except TimeoutError:
+        if early is not None and not early.done():
+            await asyncio.sleep(0)  # frames queued up: let the early decode's result in
+        frame = await stream.audio_in.get()
+        if frame:
+            ticker.taken_at = loop.time()
+        else:  # NO_FRAME: nothing came for FRAME_GAP s
             if not vad.in_speech:
                 continue
             # No frames (a channel that sends none while quiet): that is silence, for as
             # long as it lasted, so the end-of-speech pause keeps real time.
-            quiet = max(1, round((loop.time() - waited_from) / 0.02))
+            quiet = max(1, round((loop.time() - ticker.taken_at) / 0.02))
+            ticker.taken_at = loop.time()
             ended = False
             for _ in range(quiet - 1):
                 if vad.feed(SILENT_FRAME) is VadEvent.SPEECH_END:

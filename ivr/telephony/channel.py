@@ -118,21 +118,48 @@ class Channel(Protocol):
 class PromptLibrary:
     """Turns prompt text into audio Asterisk can play: a recorded human prompt where
     one exists (``prompts/<lang>/<id>.wav``), otherwise TTS, synthesized once and
-    cached by content."""
+    cached by content.
+
+    Which file (and, for AudioSocket, which samples) a prompt is, is remembered here,
+    so a call's prompt costs no thread hop and no ``stat``; a new set of recordings
+    (a flow reload: ``use_recordings`` with another dict) forgets it all. At most
+    ``MAX_CACHED`` of each (run-time texts, e.g. history read-backs, vary)."""
+
+    MAX_CACHED = 512
 
     def __init__(self, synthesizer: Synthesizer, seen_dir: str) -> None:
         self.synth = synthesizer
         self.seen_dir = seen_dir.rstrip("/")
         self.recorded: dict[tuple[str, str], Path] = {}  # (lang, text) -> recording
+        self._source: dict[tuple[str, str], Path] | None = None
+        self._files: dict[tuple[str, str, str], Path] = {}
+        self._pcm: dict[tuple[str, str, str], bytes] = {}
 
     def use_recordings(self, recorded: dict[tuple[str, str], Path]) -> None:
+        """The recordings of the flow set in use; the same dict again costs nothing."""
+        if recorded is self._source:
+            return
+        self._source = recorded
         self.recorded = dict(recorded)
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop what was remembered (the prompts or their recordings changed)."""
+        self._files.clear()
+        self._pcm.clear()
 
     async def file_for(self, text: str, lang: str, profile: str) -> Path:
+        key = (text, lang, profile)
+        path = self._files.get(key)
+        if path is not None:
+            return path
         recording = self.recorded.get((lang, text))
         if recording is not None:
-            return await asyncio.to_thread(self.synth.import_recording, recording)
-        return await asyncio.to_thread(self.synth.render, text, lang, profile)
+            path = await asyncio.to_thread(self.synth.import_recording, recording)
+        else:
+            path = await asyncio.to_thread(self.synth.render, text, lang, profile)
+        _remember(self._files, key, path, self.MAX_CACHED)
+        return path
 
     async def sound_for(self, text: str, lang: str, profile: str) -> str:
         path = await self.file_for(text, lang, profile)
@@ -140,8 +167,20 @@ class PromptLibrary:
 
     async def pcm_for(self, text: str, lang: str, profile: str) -> bytes:
         """The prompt as 8 kHz 16-bit PCM, for playing over AudioSocket."""
-        samples, _rate = read_wav(await self.file_for(text, lang, profile))
-        return samples.astype("<i2").tobytes()
+        key = (text, lang, profile)
+        pcm = self._pcm.get(key)
+        if pcm is None:
+            path = await self.file_for(text, lang, profile)
+            samples, _rate = await asyncio.to_thread(read_wav, path)
+            pcm = samples.astype("<i2").tobytes()
+            _remember(self._pcm, key, pcm, self.MAX_CACHED)
+        return pcm
+
+
+def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
+    if len(cache) >= limit:
+        del cache[next(iter(cache))]  # the oldest
+    cache[key] = value
 
 
 class AgiCallControl:
