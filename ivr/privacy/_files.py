@@ -10,10 +10,51 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 PRIVATE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def private_dir(folder: Path, *, tighten: bool = False) -> Path:
+    """``folder`` made mode 0700 (missing parents too, unlike ``mkdir -p``).
+
+    ``tighten``: also close an existing ``folder`` to 0700 if this process owns it -
+    for the state folder, which holds call records, journals, recordings and secrets
+    (never for a folder that merely contains a database file: that may be shared).
+    Sticky folders (``/tmp``) are never changed.
+    """
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]
+    for part in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            part.mkdir(mode=PRIVATE_DIR_MODE)
+    if not tighten:
+        return folder
+    with contextlib.suppress(OSError):
+        info = folder.stat()
+        if (info.st_uid == os.geteuid() and info.st_mode & 0o077
+                and not info.st_mode & stat.S_ISVTX):
+            folder.chmod(PRIVATE_DIR_MODE)
+    return folder
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty with mode 0600 if absent, or close an existing one to 0600
+    (a database file SQLite would otherwise create with the umask's 0644). A file owned
+    by another user is left as it is (a report reading the line's database)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, PRIVATE_MODE)
+    except PermissionError:
+        return path
+    try:
+        info = os.fstat(fd)
+        if info.st_uid == os.geteuid() and info.st_mode & 0o077:
+            os.fchmod(fd, PRIVATE_MODE)
+    finally:
+        os.close(fd)
+    return path
 
 
 def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
@@ -21,7 +62,8 @@ def write_private(path: Path, data: bytes, *, exclusive: bool = False) -> None:
 
     ``exclusive``: fail with FileExistsError if ``path`` exists (create-once files).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.parent.is_dir():
+        private_dir(path.parent)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     tmp = Path(tmp_name)
     try:

@@ -31,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
+from ivr.privacy._files import private_dir, private_file
 from ivr.store.models import Base
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,11 @@ def make_engine(url: str | URL) -> Engine:
         engine = create_engine(u, poolclass=StaticPool,
                                connect_args={"check_same_thread": False})
     elif u.get_backend_name() == "sqlite":
-        Path(u.database or "").parent.mkdir(parents=True, exist_ok=True)
+        # call records: 0600 before SQLite opens it (its -wal and -shm copy the mode)
+        db = Path(u.database or "")
+        if not u.query.get("uri"):  # a plain path, not a file: URI with its own options
+            private_dir(db.parent)
+            private_file(db)
         engine = create_engine(u)
     else:
         connect_args: dict[str, Any] = {}

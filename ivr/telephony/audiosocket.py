@@ -9,7 +9,11 @@ frames ``type(1) | length(2, big-endian) | payload``:
 
 Asterisk sends a 320-byte (20 ms) audio frame every 20 ms and gives up after
 2 s without a frame from us, so the stream keeps sending 20 ms frames: queued
-prompt audio, or silence. A connection with a UUID nobody expects is refused.
+prompt audio, or silence. A connection with a UUID nobody expects is refused, as
+is one from a peer off the allowlist (``engine.peers``). A UUID and its stream
+belong to the call that asked for them (:mod:`ivr.telephony.call_scope`): when
+that call ends, the stream is closed and the UUID is no longer accepted, so no
+stream outlives its call sending silence to a caller nobody is listening to.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ivr.telephony import call_scope
+from ivr.telephony.agi_auth import Network, peer_allowed
 from ivr.telephony.errors import AudioSocketError
 
 log = logging.getLogger(__name__)
@@ -118,6 +124,9 @@ class AudioStream:
             pass
         finally:
             self.closed.set()
+            # Asterisk hung up or the peer went away: our side of the socket goes too
+            with contextlib.suppress(Exception):
+                self.writer.close()
 
     async def _pace(self) -> None:
         """Send one 20 ms frame every 20 ms, on a clock that does not drift."""
@@ -155,9 +164,13 @@ class AudioStream:
 class AudioSocketServer:
     """Accepts AudioSocket connections and hands each to the call that expects it."""
 
-    def __init__(self) -> None:
+    def __init__(self, allowed: list[Network] | None = None) -> None:
+        """``allowed``: peer networks that may connect (None: any; the engine passes
+        its allowlist)."""
         self._expected: dict[str, asyncio.Future[AudioStream]] = {}
         self._server: asyncio.Server | None = None
+        self.allowed = allowed
+        self.streams: set[AudioStream] = set()  # open now
         self.refused = 0
 
     async def start(self, host: str, port: int) -> asyncio.Server:
@@ -175,9 +188,18 @@ class AudioSocketServer:
         fut: asyncio.Future[AudioStream] = asyncio.get_running_loop().create_future()
         self._expected[call_uuid] = fut
         fut.add_done_callback(lambda _f: self._expected.pop(call_uuid, None))
+        scope = call_scope.current()
+        if scope is not None:
+            scope.on_close(lambda: _release(fut))
         return call_uuid, fut
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        if self.allowed is not None and not peer_allowed(peer, self.allowed):
+            self.refused += 1
+            log.warning("AudioSocket: refused connection from %s (not allowed)", peer)
+            writer.close()
+            return
         try:
             first = await asyncio.wait_for(read_frame(reader), 2.0)
         except (TimeoutError, ConnectionError):
@@ -194,7 +216,19 @@ class AudioSocketServer:
             return
         stream = AudioStream(call_uuid, reader, writer)
         stream.start()
+        self.streams.add(stream)
+        asyncio.ensure_future(stream.closed.wait()).add_done_callback(
+            lambda _f: self.streams.discard(stream))
         fut.set_result(stream)
+
+
+async def _release(fut: asyncio.Future[AudioStream]) -> None:
+    """The call is over: its UUID is refused from now on; its stream, if one came, is
+    closed (Asterisk's AudioSocket app returns)."""
+    if not fut.done():
+        fut.cancel()
+    elif not fut.cancelled() and fut.exception() is None:
+        await fut.result().close()
 
 
 async def wait_stream(fut: asyncio.Future[AudioStream], timeout: float) -> AudioStream:
@@ -203,6 +237,12 @@ async def wait_stream(fut: asyncio.Future[AudioStream], timeout: float) -> Audio
     except TimeoutError as exc:
         fut.cancel()
         raise AudioSocketError(f"Asterisk did not open the AudioSocket within {timeout} s") from exc
+    except asyncio.CancelledError:  # the call's task ended while waiting: nobody will read it
+        if not fut.done():
+            fut.cancel()
+        elif not fut.cancelled() and fut.exception() is None:
+            await fut.result().close()
+        raise
 
 
 async def collect_audio(stream: AudioStream | Any, seconds: float) -> bytes:
