@@ -1,6 +1,10 @@
 """One inbound call from first ring to closed record, whatever the channel (FastAGI
 or EAGI): the caller's data, the emergency override, the flow run, and a record
-that is complete however the call ends."""
+that is complete however the call ends.
+
+Set-up is on the caller's time, so the call is answered first and the caller's
+past and the emergency switch are read meanwhile (one thread hop); the record's
+writes go behind the call (``ivr.store.write_behind``)."""
 
 from __future__ import annotations
 
@@ -34,20 +38,26 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
     """Run ``flow`` on the call; returns the outcome once the record is closed.
     ``vars_out`` receives the call variables as the call left them (what the caller
     chose), even when the records are only journalled."""
-    try:  # before the record exists, so this call is not its own history
-        past = await asyncio.to_thread(recorder.history, caller_number)
-    except Exception:  # records down (journalling): the call goes on without history
-        log.warning("caller history unavailable", exc_info=True)
-        past = CallerHistory()
     call_id = await recorder.start(uniqueid, channel_name, caller_number, flow.name,
                                    flow_set.version, language=flow.language,
                                    direction=direction)
     if on_start is not None:
         on_start(call_id)
+    lookup = asyncio.ensure_future(asyncio.to_thread(
+        _before_the_flow, recorder, caller_number, call_id, override_file))
     outcome = "error"
     state: CallState | None = None
     try:
-        state = CallState(call_id, flow_set, flow, channel, vars={
+        answered = False
+        try:
+            await channel.answer()  # while the past is read
+            answered = True
+        except CallerHangup:
+            raise
+        except Exception:  # the runner answers again, and sends any failure to a person
+            log.warning("call %s: answer failed", call_id, exc_info=True)
+        past, override = await lookup
+        state = CallState(call_id, flow_set, flow, channel, answered=answered, vars={
             "caller.number": caller_number,
             **past.as_vars(utcnow()),
             "lang": flow.language,
@@ -57,7 +67,7 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
             await recorder.record(call_id, ev.History(calls=len(past.calls),
                                                       open_followups=len(past.open_followups),
                                                       summary=past.summary()))
-        if await asyncio.to_thread(override_file.exists):
+        if override:
             outcome = await runner.emergency_override(state)
         else:
             outcome = await runner.run(state)
@@ -71,7 +81,21 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
             outcome = "answered"
             await recorder.update(call_id, agent=agent)
     finally:
+        if not lookup.done():
+            with contextlib.suppress(Exception):
+                await lookup  # a thread cannot be cancelled: let it end before closing
         if vars_out is not None and state is not None:
             vars_out.update(state.vars)
         await recorder.finish(call_id, outcome)
     return outcome
+
+
+def _before_the_flow(recorder: CallRecorder, caller_number: str, call_id: str,
+                     override_file: Path) -> tuple[CallerHistory, bool]:
+    """The caller's past (without this call) and the emergency switch, in one thread."""
+    try:
+        past = recorder.history(caller_number, exclude_call=call_id)
+    except Exception:  # records down (journalling): the call goes on without history
+        log.warning("caller history unavailable", exc_info=True)
+        past = CallerHistory()
+    return past, override_file.exists()

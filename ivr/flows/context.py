@@ -31,6 +31,7 @@ class CallState:
     pending_digit: str | None = None  # a key pressed during a prompt: the next step's answer
     voice: CallVoice = field(default_factory=CallVoice)  # for acoustic urgency
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    answered: bool = False  # picked up already (ivr.calls answers during set-up)
 
     @property
     def lang(self) -> str:

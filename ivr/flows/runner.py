@@ -38,7 +38,9 @@ class FlowRunner:
         ctx = StepContext(state, self.recorder, self.triager)
         step_id: str | None = state.flow.start
         try:
-            await state.channel.answer()
+            if not state.answered:
+                await state.channel.answer()
+                state.answered = True
             applied = apply_profiles(state.flow, state.vars)
             if applied:
                 await ctx.record(ev.Profile(applied=applied, speech_rate=state.rate,
@@ -69,6 +71,8 @@ class FlowRunner:
     async def emergency_override(self, state: CallState) -> str:
         """The global switch is on: every new call goes straight to the emergency lane."""
         ctx = StepContext(state, self.recorder, self.triager)
-        await state.channel.answer()
+        if not state.answered:
+            await state.channel.answer()
+            state.answered = True
         await ctx.record(ev.Override(text="emergency override active"))
         return await to_human(ctx, "emergency", 10, "Emergency override: all calls")
