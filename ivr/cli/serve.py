@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 
 import click
@@ -16,6 +17,9 @@ from ivr.settings import load_settings
 @click.command()
 def serve() -> None:
     """Answer calls: FastAGI and AudioSocket listeners, AMI watch, call records."""
+    # Belt and braces: files are made 0600 explicitly; anything else this process (or
+    # a library) creates is the owner's only too - records, journals, prompt audio.
+    os.umask(0o077)
     settings = load_settings()
 
     async def run() -> None:

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ivr.privacy._errors import KeyringError
-from ivr.privacy._files import write_private
+from ivr.privacy._files import private_dir, write_private
 
 KEY_BYTES = 32  # AES-256
 KEYRING_ENV = "IVR_KEYRING"
@@ -124,7 +124,7 @@ class Keyring:
                 raise KeyringError(f"{path}: no keyring file here (named by {KEYRING_FILE_ENV}; "
                                    "it is not created automatically)")
             return cls.load(path)
-        return cls.load_or_create(state_dir / KEYRING_FILE)
+        return cls.load_or_create(private_dir(state_dir, tighten=True) / KEYRING_FILE)
 
     # --- use -----------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.privacy import sealed
+from ivr.privacy._files import private_dir
 from ivr.privacy.hashing import hash_number
 from ivr.privacy.keyring import Keyring
 from ivr.privacy.masking import Masker, default_masker, mask_number
@@ -49,7 +50,7 @@ class RecordsPrivacy:
         return sealed.unseal(self.keyring, blob, context).decode()
 
     def seal_file(self, data: bytes, path: Path, context: str) -> str:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(path.parent)  # recordings/<call>/: 0700, recordings/ too
         sealed.seal_file(self.keyring, data, path, context)
         return self.keyring.active_id
 
