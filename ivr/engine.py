@@ -154,7 +154,8 @@ class Engine:
         self.scheduler = FollowupScheduler(
             self.recorder.engine, self.settings.followups, ami_originate(ami),
             self.recorder.privacy.open_number, ready=ami.logged_in.is_set,
-            paused=self.override_file.exists)
+            paused=self.override_file.exists,
+            engine_address=f"{self.settings.engine.host}:{self.settings.engine.agi_port}")
         ami.on("OriginateResponse", self.scheduler.on_originate_response)
         self.scheduler.start()
 

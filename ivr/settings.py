@@ -12,6 +12,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
@@ -22,6 +23,7 @@ from pydantic_settings import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENGINE_ADDRESS = r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$"  # host:port, as a dialplan may hold it
 
 
 class PbxSettings(BaseModel):
@@ -43,6 +45,12 @@ class PbxSettings(BaseModel):
     use_system: bool | None = Field(
         None, description="Use the system's asterisk (auto: when one is on PATH)."
     )
+    # Several engines behind this Asterisk (extensions.conf, [ivr-agi]): each call starts
+    # at the next one in turn; one that refuses the connection is skipped for that call.
+    engines: list[Annotated[str, Field(pattern=ENGINE_ADDRESS)]] = Field(
+        default_factory=list, description=(
+            "FastAGI addresses (host:port) of the engines the dialplan hands calls to, "
+            "balanced per call and failed over at connect; empty: engine.host:agi_port."))
 
 
 class EngineSettings(BaseModel):

@@ -7,6 +7,7 @@ How one call goes (see asterisk_conf/extensions.conf)::
                                               FOLLOWUP_NUMBER)
       ;2 leg  ivr-outbound-dial: Dial(trunk/${FOLLOWUP_NUMBER})  -> the patient's phone
       ;1 leg  once answered: ivr-outbound,s -> AGI(agi://engine/outbound?followup=<id>)
+              (FOLLOWUP_ENGINE: this engine first; if it is gone, another one)
 
 - Not answered, busy, congestion: AMI's ``OriginateResponse`` (``Response: Failure``,
   ``Reason``) -> the attempt is recorded here (``no_answer``, ``busy``, ``failed``) and
@@ -64,6 +65,7 @@ class OutboundCall:
     channel_id: str  # Asterisk uniqueid of the engine's leg (AMI ChannelId)
     ring_seconds: float
     caller_id: str = ""
+    engine: str = ""  # host:port of the engine placing it: the answered call comes back here
 
     @property
     def dial_string(self) -> str:
@@ -92,7 +94,7 @@ def ami_originate(ami: AmiClient) -> Originate:
             caller_id=call.caller_id, channel_id=call.channel_id,
             timeout_ms=int(call.ring_seconds * 1000),
             variables={v.FOLLOWUP_ID: call.followup_id, v.FOLLOWUP_FLOW: call.flow,
-                       v.FOLLOWUP_NUMBER: call.number})
+                       v.FOLLOWUP_NUMBER: call.number, v.FOLLOWUP_ENGINE: call.engine})
     return originate
 
 
@@ -119,7 +121,8 @@ class FollowupScheduler:
                  open_number: Callable[[bytes, str], str], *,
                  clock: Callable[[], datetime] = utcnow,
                  ready: Callable[[], bool] = lambda: True,
-                 paused: Callable[[], bool] = lambda: False) -> None:
+                 paused: Callable[[], bool] = lambda: False,
+                 engine_address: str = "") -> None:
         self.db = db
         self.settings = settings
         self.originate = originate
@@ -127,6 +130,9 @@ class FollowupScheduler:
         self.clock = clock
         self.ready = ready  # e.g. AMI logged in
         self.paused = paused  # e.g. the emergency override is on
+        # this engine's FastAGI host:port: with several engines behind one Asterisk, the
+        # answered call is handed to the engine that placed it (and follows it)
+        self.engine_address = engine_address
         self.window = CallingWindow.build(settings.timezone, settings.hours, settings.holidays)
         self.retry_after = [span(x) for x in settings.retry_after]
         self.lease = span(settings.call_lease)
@@ -202,7 +208,7 @@ class FollowupScheduler:
         call = OutboundCall(followup_id=item.id, number=number, masked=item.number_masked,
                             flow=item.flow, channel_id=f"fu-{uuid.uuid4()}",
                             ring_seconds=self.settings.ring_seconds,
-                            caller_id=self.settings.caller_id)
+                            caller_id=self.settings.caller_id, engine=self.engine_address)
         live = _Live(call, asyncio.get_running_loop().create_future())
         self.live[item.id] = live
         log.info("follow-up %s: calling %s (attempt %d of %d, flow %s, channel %s)",

@@ -119,6 +119,7 @@ class PbxInstance:
             rtp_end=s.pbx.rtp_end,
             engine_host=s.engine.host,
             agi_port=s.engine.agi_port,
+            engines=s.pbx.engines or [f"{s.engine.host}:{s.engine.agi_port}"],
             fallback_queue=s.engine.fallback_queue,
             outbound_trunk=s.pbx.outbound_trunk,
             agents=s.secrets.agent_passwords,

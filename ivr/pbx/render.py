@@ -36,6 +36,9 @@ class ConfValues:
     fallback_queue: str
     agents: dict[str, str]
     simulation: bool = False
+    # The engines' FastAGI addresses, host:port (extensions.conf, [ivr-agi]); none given:
+    # the one engine at engine_host:agi_port.
+    engines: list[str] = field(default_factory=list)
     # The PJSIP endpoint follow-up calls leave through (extensions.conf, ivr-outbound-dial).
     outbound_trunk: str = "hospital-trunk"
     # The classic EAGI path (extensions.conf, hospital-inbound-eagi), as Asterisk sees it:

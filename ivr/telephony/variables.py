@@ -16,3 +16,6 @@ FOLLOWUP_FLOW = "FOLLOWUP_FLOW"
 # The number to dial: a variable, not part of the channel name (names reach call records
 # and logs). No "__" prefix: it never travels to an agent's leg.
 FOLLOWUP_NUMBER = "FOLLOWUP_NUMBER"
+# The FastAGI address (host:port) of the engine that placed the call: the dialplan hands
+# the answered call to that engine first ([ivr-agi]), the one whose scheduler follows it.
+FOLLOWUP_ENGINE = "FOLLOWUP_ENGINE"

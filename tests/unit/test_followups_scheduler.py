@@ -106,14 +106,15 @@ async def test_the_number_travels_as_a_variable_never_in_the_channel_name():
             sent.update(kw)
     call = OutboundCall(followup_id="0f1e2d3c-aaaa-bbbb", number=NUMBER, masked="138******00",
                         flow="followup_call", channel_id="fu-1", ring_seconds=45,
-                        caller_id='"City Hospital" <02088880000>')
+                        caller_id='"City Hospital" <02088880000>', engine="10.0.0.7:4573")
     await ami_originate(Ami())(call)
     assert sent == {
         "channel": "Local/fu0f1e2d3caaaa@ivr-outbound-dial", "context": "ivr-outbound",
         "exten": "s", "caller_id": '"City Hospital" <02088880000>', "channel_id": "fu-1",
         "timeout_ms": 45000, "variables": {"FOLLOWUP_ID": "0f1e2d3c-aaaa-bbbb",
                                            "FOLLOWUP_FLOW": "followup_call",
-                                           "FOLLOWUP_NUMBER": NUMBER}}
+                                           "FOLLOWUP_NUMBER": NUMBER,
+                                           "FOLLOWUP_ENGINE": "10.0.0.7:4573"}}
 
 
 @pytest.mark.parametrize(("reason", "outcome"), [("5", "busy"), ("3", "no_answer"),

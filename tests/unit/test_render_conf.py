@@ -19,7 +19,7 @@ def values(**over):
 
 def test_render_fills_ports_secrets_and_queues(tmp_path):
     written = {p.name: p.read_text() for p in render_conf(values(), tmp_path)}
-    assert "agi://127.0.0.1:14573/inbound" in written["extensions.conf"]
+    assert "IVR_ENGINES = 127.0.0.1:14573\n" in written["extensions.conf"]  # the one engine
     assert "bind = 127.0.0.1:15060" in written["pjsip.conf"]
     assert "secret = s3cret-generated" in written["manager.conf"]
     assert "[cardiology](department)" in written["queues.conf"]
@@ -60,3 +60,14 @@ def test_follow_up_calls_go_out_through_the_configured_trunk(tmp_path, monkeypat
     PbxInstance(settings).render()
     conf = next((tmp_path / "root").rglob("extensions.conf")).read_text()
     assert "Dial(PJSIP/${FOLLOWUP_NUMBER}@carrier-x,60)" in conf
+
+
+def test_several_engines_are_listed_for_the_dialplan_to_balance(tmp_path):
+    written = {p.name: p.read_text()
+               for p in render_conf(values(engines=["10.0.0.7:4573", "10.0.0.8:4573"]),
+                                    tmp_path)}
+    conf = written["extensions.conf"]
+    assert "IVR_ENGINES = 10.0.0.7:4573|10.0.0.8:4573\n" in conf
+    assert "Gosub(ivr-agi,s,1(inbound" in conf
+    assert "Gosub(ivr-agi,s,1(outbound?followup=${FOLLOWUP_ID}" in conf
+    assert "AGI(agi://${peer}/${ARG1}" in conf
