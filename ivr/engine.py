@@ -23,6 +23,7 @@ from ivr.pbx import PbxInstance
 from ivr.settings import Settings
 from ivr.speech.tts import Synthesizer
 from ivr.store.recorder import CallRecorder, EventListener
+from ivr.telephony.agi_auth import AgiAuth, networks
 from ivr.telephony.ami import AmiClient
 from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
@@ -64,7 +65,7 @@ class Engine:
         self.ami: AmiClient | None = None
         self.scheduler: FollowupScheduler | None = None  # follow-up calls, with AMI
         self.agi: FastAgiServer | None = None
-        self.audiosocket = AudioSocketServer()
+        self.audiosocket = AudioSocketServer(allowed=networks(settings.allowed_peers))
         self._synth: Synthesizer | None = None
         self.flows = FlowStore(Path(settings.engine.dialplans), Path(settings.engine.prompts))
         # the triager every call holds: the last good triage_rules.yaml (or ``rules``)
@@ -99,7 +100,8 @@ class Engine:
         self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
         self.runner = FlowRunner(self.recorder, self.rules)  # new rules at the next decision
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
-        self.agi = FastAgiServer()
+        # only our Asterisk: peer allowlist + per-call token (SECURITY.md)
+        self.agi = FastAgiServer(auth=AgiAuth.build(s.secrets.agi_secret, s.allowed_peers))
         self.agi.add_route("inbound", self.handle_inbound)
         self.agi.add_route("flow", self.handle_inbound)  # agi://.../flow?name=<flow>
         self.agi.add_route(ROUTE, self.handle_outbound)  # agi://.../outbound?followup=<id>

@@ -7,9 +7,12 @@ on first use into the state folder, mode 0600, and never committed.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -64,6 +67,12 @@ class EngineSettings(BaseModel):
     prompts: Path = PROJECT_ROOT / "prompts"
     # Queue used when anything fails: a human always picks up.
     fallback_queue: str = "operator"
+    # Who may open FastAGI / AudioSocket sessions (addresses or networks, e.g.
+    # "10.0.0.5" or "10.0.0.0/24"); empty: the PBX host (pbx.host) and loopback.
+    # Every FastAGI session must also carry the per-call token (SECURITY.md).
+    peers: list[str] = Field(default_factory=list, description=(
+        "Addresses/networks allowed to connect to FastAGI and AudioSocket; "
+        "empty: pbx.host and loopback."))
 
 
 class FollowupSettings(BaseModel):
@@ -135,30 +144,80 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         return self.engine.database_url or f"sqlite:///{self.state_dir / 'ivr.sqlite3'}"
 
+    @property
+    def allowed_peers(self) -> list[str]:
+        """The FastAGI/AudioSocket peer allowlist (``engine.peers`` or its default)."""
+        return self.engine.peers or [self.pbx.host, "127.0.0.0/8", "::1"]
+
     @cached_property
     def secrets(self) -> Secrets:
         return Secrets.load_or_create(self.state_dir / "secrets.json")
 
 
 class Secrets(BaseModel):
-    """Generated credentials: kept out of git, readable by the owner only."""
+    """Generated credentials: kept out of git, readable by the owner only.
+
+    ``agi_secret`` proves a FastAGI session comes from our Asterisk: the dialplan sends
+    a per-call token made from it (:mod:`ivr.telephony.agi_auth`), never the secret.
+    A file from before a field existed gets that field generated (and saved) on load.
+    """
 
     ami_secret: str
     agent_passwords: dict[str, str]
+    agi_secret: str = Field(default_factory=lambda: new_agi_secret())
+
+    @classmethod
+    def generate(cls) -> Secrets:
+        return cls(ami_secret=secrets.token_urlsafe(24),
+                   agent_passwords={ext: secrets.token_urlsafe(12) for ext in AGENT_EXTENSIONS})
 
     @classmethod
     def load_or_create(cls, path: Path) -> Secrets:
-        if path.exists():
-            return cls.model_validate_json(path.read_text())
-        made = cls(
-            ami_secret=secrets.token_urlsafe(24),
-            agent_passwords={ext: secrets.token_urlsafe(12) for ext in AGENT_EXTENSIONS},
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(made.model_dump(), out, indent=2)
-        return made
+        """Read ``path`` (completing and saving it if a field is new), or create it 0600.
+        Several processes may start at once (the engine, ``ivr pbx up``): one lock."""
+        from ivr.privacy._files import private_dir, write_private
+
+        private_dir(path.parent, tighten=True)
+        with _locked(path.with_name(f".{path.name}.lock")):
+            if path.exists():
+                raw = json.loads(path.read_text())
+                made = cls.model_validate(raw)
+                if set(made.model_dump()) == set(raw):
+                    return made
+            else:
+                made = cls.generate()
+            write_private(path, json.dumps(made.model_dump(), indent=2).encode())
+            return made
+
+    def rotated(self, which: set[str]) -> Secrets:
+        """These secrets with fresh values for ``which`` (``ami``, ``agi``, ``agents``)."""
+        fresh = Secrets.generate()
+        return Secrets(
+            ami_secret=fresh.ami_secret if "ami" in which else self.ami_secret,
+            agent_passwords=fresh.agent_passwords if "agents" in which
+            else self.agent_passwords,
+            agi_secret=new_agi_secret() if "agi" in which else self.agi_secret)
+
+    def save(self, path: Path) -> None:
+        from ivr.privacy._files import write_private
+
+        with _locked(path.with_name(f".{path.name}.lock")):
+            write_private(path, json.dumps(self.model_dump(), indent=2).encode())
+
+
+def new_agi_secret() -> str:
+    """64 hex digits: safe inside a dialplan expression (no ``,$[]{}`` to escape)."""
+    return secrets.token_hex(32)
+
+
+@contextlib.contextmanager
+def _locked(lock: Path) -> Iterator[None]:
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 # The agent handsets provisioned in pjsip.conf (nurses' and agents' SIP phones).

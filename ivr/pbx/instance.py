@@ -24,6 +24,7 @@ from pathlib import Path
 from ivr.pbx.debian_root import build_root, root_is_ready
 from ivr.pbx.eagi import InstallReport, eagi_paths, install_in_root, render_eagi_settings
 from ivr.pbx.render import ConfValues, render_conf
+from ivr.privacy._files import private_dir
 from ivr.settings import Settings
 
 MODDIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
@@ -104,8 +105,10 @@ class PbxInstance:
         s = self.settings
         if self.root is not None and not root_is_ready(self.root):
             raise PbxError(f"no Asterisk root at {self.root}: run `ivr pbx install` first")
+        # private: logs, queue_log and spool may name callers; etc holds the secrets
         for sub in ("etc", "run", "log", "spool", "db", "cache", "sounds"):
-            (self.host_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.host_dir / sub, tighten=True)
+        _close_files(self.host_dir / "log")
         eagi = eagi_paths(self)
         values = ConfValues(
             inst=self.seen_dir,
@@ -114,6 +117,7 @@ class PbxInstance:
             ami_port=s.pbx.ami_port,
             ami_user=s.pbx.ami_user,
             ami_secret=s.secrets.ami_secret,
+            agi_secret=s.secrets.agi_secret,
             sip_port=s.pbx.sip_port,
             rtp_start=s.pbx.rtp_start,
             rtp_end=s.pbx.rtp_end,
@@ -163,7 +167,9 @@ class PbxInstance:
         # AGI/EAGI scripts inherit Asterisk's environment: our own IVR_* variables (the
         # engine's ports, database...) must not override the settings file they are given.
         env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
-        with open(self.log_file, "ab") as log:
+        # Asterisk's console output names callers: the owner's only, like its own logs
+        log_fd = os.open(self.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(log_fd, "ab") as log:
             proc = subprocess.Popen(
                 self._argv("-f", "-n"),  # -f foreground (we supervise), -n no colour
                 stdin=subprocess.DEVNULL,
@@ -171,6 +177,7 @@ class PbxInstance:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 env=env,
+                umask=0o077,  # logs, queue_log, astdb: the owner's only
             )
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout
@@ -231,6 +238,17 @@ class PbxInstance:
         if running:
             info["version"] = self.cli("core show version").strip()
         return info
+
+
+def _close_files(folder: Path) -> None:
+    """Logs an older Asterisk (or an older version of this code) left readable by all:
+    0600 now (Asterisk keeps appending to the same file)."""
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except OSError:
+            continue
 
 
 def _port_open(host: str, port: int) -> bool:

@@ -7,12 +7,14 @@ turns a missing value into an error instead of a silently broken config.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
 
 from ivr.departments import DEPARTMENTS, SPECIAL_QUEUES
+from ivr.privacy._files import private_dir, write_private
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
 SIMULATION_ONLY = {"extensions_sim.conf"}
@@ -36,6 +38,10 @@ class ConfValues:
     fallback_queue: str
     agents: dict[str, str]
     simulation: bool = False
+    # Proves FastAGI sessions come from this Asterisk (extensions.conf, ivr-agi-token).
+    agi_secret: str = ""
+    # asterisk.conf: refuse new calls above this load average (see default_maxload).
+    maxload: float = field(default_factory=lambda: default_maxload())
     # The engines' FastAGI addresses, host:port (extensions.conf, [ivr-agi]); none given:
     # the one engine at engine_host:agi_port.
     engines: list[str] = field(default_factory=list)
@@ -51,8 +57,26 @@ class ConfValues:
     )
 
 
+def default_maxload(cores: int | None = None) -> float:
+    """Three runnable tasks per core: a busy line (prompt synthesis, recognisers and
+    Asterisk's own threads share the cores) stays well under it, while a machine that
+    is truly thrashing refuses new calls - they then reach the trunk's overflow instead
+    of silence. A fixed 4.0 refused calls on a 2-core box under ordinary load.
+
+    >>> default_maxload(2), default_maxload(16)
+    (6.0, 48.0)
+    """
+    return 3.0 * (cores or os.cpu_count() or 1)
+
+
 def render_conf(values: ConfValues, etc_dir: Path, conf_dir: Path = CONF_DIR) -> list[Path]:
-    """Write every ``*.conf`` template into ``etc_dir``; returns the files written."""
+    """Write every ``*.conf`` template into ``etc_dir``; returns the files written.
+
+    The folder is 0700 and every file 0600: they hold the AMI and FastAGI secrets and
+    the agents' SIP passwords (Asterisk runs as the same user and needs no more).
+    """
+    if not values.agi_secret:
+        raise ValueError("render_conf: agi_secret is empty (Settings.secrets.agi_secret)")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(conf_dir),
         undefined=jinja2.StrictUndefined,
@@ -60,15 +84,13 @@ def render_conf(values: ConfValues, etc_dir: Path, conf_dir: Path = CONF_DIR) ->
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    etc_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(etc_dir, tighten=True)
     written = []
     for template in sorted(conf_dir.glob("*.conf")):
         if template.name in SIMULATION_ONLY and not values.simulation:
             continue
         text = env.get_template(template.name).render(vars(values))
         out = etc_dir / template.name
-        out.write_text(text)
-        if "secret" in text or "password" in text:
-            out.chmod(0o600)
+        write_private(out, text.encode())
         written.append(out)
     return written

@@ -210,7 +210,8 @@ def test_dialplan_runs_the_script_with_its_settings(chrooted, tmp_path):
     values = ConfValues(inst="/ivr/t", moddir="/m", host="127.0.0.1", ami_port=1, ami_user="u",
                         ami_secret="s", sip_port=2, rtp_start=3, rtp_end=4,
                         engine_host="127.0.0.1", agi_port=5, fallback_queue="operator",
-                        agents={}, eagi_script=paths.script, eagi_settings=paths.settings,
+                        agents={}, agi_secret="a", eagi_script=paths.script,
+                        eagi_settings=paths.settings,
                         sounds=paths.sounds)
     text = {p.name: p.read_text() for p in render_conf(values, tmp_path / "etc")}
     dialplan = text["extensions.conf"]

@@ -12,7 +12,7 @@ def values(**over):
     base = dict(inst="/ivr/t", moddir="/mods", host="127.0.0.1", ami_port=15038,
                 ami_user="ivr", ami_secret="s3cret-generated", sip_port=15060, rtp_start=11000,
                 rtp_end=11100, engine_host="127.0.0.1", agi_port=14573,
-                fallback_queue="operator", agents={"1001": "pw1"})
+                fallback_queue="operator", agents={"1001": "pw1"}, agi_secret="agi-s3cret")
     base.update(over)
     return ConfValues(**base)
 
