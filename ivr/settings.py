@@ -42,6 +42,15 @@ class PbxSettings(BaseModel):
     outbound_trunk: str = Field(
         "hospital-trunk", pattern=r"^[A-Za-z0-9_.-]+$",
         description="PJSIP endpoint of the carrier that follow-up calls go out through.")
+    # The last human safety net (extensions.conf, [ivr-fallback]): when the operator and
+    # emergency queues have nobody free, Dial(<this>). Targets joined by '&', then the
+    # ring time: a ring group of the emergency team's phones, or an external number
+    # through the trunk (e.g. "PJSIP/0201234567@hospital-trunk,60").
+    last_resort: str = Field(
+        "PJSIP/1001&PJSIP/1002&PJSIP/1003&PJSIP/1004,45",  # every AGENT_EXTENSIONS phone
+        pattern=r"^[A-Za-z0-9]+/[^,&\s${}\[\]()]+(&[A-Za-z0-9]+/[^,&\s${}\[\]()]+)*"
+                r"(,[0-9]{1,4})?$",
+        description="Dial() targets (and ring seconds) rung when no queue can take a caller.")
     mirror: str = "http://deb.debian.org/debian"
     suite: str = "sid"
     root: Path | None = Field(None, description="Debian root for a chrooted Asterisk.")

@@ -126,6 +126,7 @@ class PbxInstance:
             engines=s.pbx.engines or [f"{s.engine.host}:{s.engine.agi_port}"],
             fallback_queue=s.engine.fallback_queue,
             outbound_trunk=s.pbx.outbound_trunk,
+            last_resort=s.pbx.last_resort,
             agents=s.secrets.agent_passwords,
             simulation=self.simulation,
             eagi_script=eagi.script,
@@ -212,6 +213,22 @@ class PbxInstance:
             _reap(pid)
         self.pid_file.unlink(missing_ok=True)
         return True
+
+    def restart(self, timeout: float = 60.0, crash: bool = False) -> None:
+        """Stop Asterisk and start it again, as an upgrade or a crash would (``crash``:
+        SIGKILL, no clean shutdown). Queue members come back from astdb (queues.conf
+        ``persistentmembers``); returns once AMI accepts connections again."""
+        pid = self._pid()
+        if crash and pid is not None and self.is_running():
+            os.killpg(pid, signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+            while self.is_running() and time.monotonic() < deadline:
+                _reap(pid)
+                time.sleep(0.05)
+            self.pid_file.unlink(missing_ok=True)
+        else:
+            self.down()
+        self.up(timeout)
 
     def cli(self, command: str, timeout: float = 15.0) -> str:
         """Run one Asterisk CLI command on the running instance and return its output."""

@@ -47,6 +47,8 @@ class ConfValues:
     engines: list[str] = field(default_factory=list)
     # The PJSIP endpoint follow-up calls leave through (extensions.conf, ivr-outbound-dial).
     outbound_trunk: str = "hospital-trunk"
+    # Dial() arguments of the last resort after operator and emergency ([ivr-fallback]).
+    last_resort: str = "PJSIP/1001&PJSIP/1002&PJSIP/1003&PJSIP/1004,45"
     # The classic EAGI path (extensions.conf, hospital-inbound-eagi), as Asterisk sees it:
     # the script, its settings file and the prompt cache (see ivr.pbx.eagi).
     eagi_script: str = "/opt/ivr/venv/bin/ivr-eagi"

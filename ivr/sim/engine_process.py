@@ -118,9 +118,11 @@ class EngineProcess:
                     not ready or self._log_has(READY_LINE, start_at)):
                 return
             time.sleep(0.1)
+        what = "get ready on" if ready and port_accepts(*self.agi_address) else "open"
         self.kill()
-        raise EngineProcessError(f"ivr serve did not open {self.agi_address} within "
-                                 f"{timeout:.0f} s")
+        raise EngineProcessError(f"ivr serve did not {what} {self.agi_address} within "
+                                 f"{timeout:.0f} s"
+                                 + (f"; see {self.log_path}" if self.log_path else ""))
 
     def _log_has(self, text: str, since: int) -> bool:
         if self.log_path is None:

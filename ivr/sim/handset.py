@@ -39,6 +39,8 @@ class AgentHandset:
         self.talk_seconds = talk_seconds
         self.on_answer = on_answer
         self.answered: list[AnsweredCall] = []
+        self.answering = True  # False: the phone rings and nobody picks up
+        self.rang = threading.Event()  # set at each incoming call (before any answer)
         self._lock = threading.Lock()
         self.phone = VoIPPhone(server, server_port, extension, password, myIP=server,
                                callCallback=self._on_call, sipPort=local_port,
@@ -63,7 +65,16 @@ class AgentHandset:
         except Exception:  # a handset going away must not break shutdown
             log.debug("handset %s stop failed", self.extension, exc_info=True)
 
+    def unregister(self) -> None:
+        """The handset goes away mid-shift (unplugged, out of battery): it stops
+        answering and deregisters, so Asterisk sees the endpoint unavailable."""
+        self.answering = False
+        self.stop()
+
     def _on_call(self, call: VoIPCall) -> None:
+        self.rang.set()
+        if not self.answering:
+            return  # let it ring
         headers = {k: str(v) for k, v in call.request.headers.items()
                    if isinstance(k, str) and k.lower().startswith("x-ivr")}
         got = AnsweredCall(self.extension, headers)

@@ -1,0 +1,163 @@
+"""The reconciler: queue_log lines read literally, and records closed on a real SQLite
+database only once their channel is gone (twice, ``confirm_seconds`` apart)."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ivr.store.database import make_engine, migrate
+from ivr.store.models import Call, CallEvent, QueueResult
+from ivr.store.reconcile import (
+    RECONCILED,
+    Reconciler,
+    parse_line,
+    read_queue_log,
+    verdict,
+)
+
+T0 = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
+UID = "1796188500.12"
+ANSWERED_BY_OPERATOR = f"""\
+1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS
+1796188500|{UID}|operator|NONE|ENTERQUEUE||13800138000|1
+1796188501|{UID}|operator|PJSIP/1002|CONNECT|1|1796188500.13|1
+1796188503|{UID}|operator|PJSIP/1002|COMPLETEAGENT|1|2|1
+1796188503|{UID}|NONE|NONE|IVRFALLBACKEND||
+"""
+LAST_RESORT = f"""\
+1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS
+1796188509|{UID}|NONE|PJSIP/1004-0000002a|IVRLASTRESORT|ANSWER|4
+1796188509|{UID}|NONE|PJSIP/1004-0000002a|IVRFALLBACKEND|ANSWER|4
+"""
+
+
+def lines_of(text):
+    return [parse_line(line) for line in text.splitlines()]
+
+
+def test_a_line_is_read_field_by_field():
+    line = parse_line(f"1796188501|{UID}|operator|PJSIP/1002|CONNECT|1|1796188500.13|1\n")
+    assert (line.uniqueid, line.queue, line.agent, line.event) == (UID, "operator",
+                                                                   "PJSIP/1002", "CONNECT")
+    assert line.data == ("1", "1796188500.13", "1")
+    assert line.at == datetime.fromtimestamp(1796188501, UTC)
+    for junk in ("", "garbage", "17961885|torn", "x|a|b|c|d|e"):
+        assert parse_line(junk) is None
+
+
+def test_answered_in_the_fallback_queue():
+    found = verdict(lines_of(ANSWERED_BY_OPERATOR), T0)
+    assert (found.outcome, found.agent, found.queue, found.hold_seconds) == (
+        "answered", "PJSIP/1002", "operator", 1)
+    assert found.ended_at == datetime.fromtimestamp(1796188503, UTC)
+    assert [(v.queue, v.status) for v in found.visits] == [("operator", "ANSWERED")]
+
+
+def test_answered_by_the_last_resort():
+    found = verdict(lines_of(LAST_RESORT), T0)
+    assert (found.outcome, found.agent, found.queue) == ("answered", "PJSIP/1004",
+                                                         "last_resort")
+
+
+def test_left_waiting_is_abandoned_and_nothing_is_lost_or_hung_up():
+    abandoned = verdict(lines_of(f"1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS\n"
+                                 f"1796188530|{UID}|operator|NONE|ABANDON|1|1|30\n"), T0)
+    assert (abandoned.outcome, abandoned.visits[0].status) == ("abandoned", "ABANDONED")
+    hung_up = verdict(lines_of(f"1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS\n"), T0)
+    assert hung_up.outcome == "caller_hangup"
+    later = T0 + timedelta(days=3000)
+    nothing = verdict([], later)
+    assert (nothing.outcome, nothing.ended_at, nothing.source) == ("lost", later, "none")
+
+
+def test_only_the_asked_calls_are_read(tmp_path):
+    log = tmp_path / "queue_log"
+    log.write_text(ANSWERED_BY_OPERATOR + "1796188600|other.1|pharmacy|NONE|ENTERQUEUE||\n"
+                   "torn line without a newline|")
+    found = read_queue_log(log, {UID})
+    assert set(found) == {UID} and len(found[UID]) == 5
+    assert read_queue_log(tmp_path / "missing", {UID}) == {}
+
+
+@pytest.fixture
+def db(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'calls.sqlite3'}")
+    migrate(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as s, s.begin():
+        for call_id, uniqueid in (("lost", UID), ("live", "1796188600.1"),
+                                  ("done", "1796188600.2")):
+            s.add(Call(id=call_id, asterisk_uniqueid=uniqueid, started_at=now,
+                       ended_at=now if call_id == "done" else None,
+                       outcome="routed" if call_id == "lost" else None))
+        s.add(CallEvent(call_id="lost", seq=1, at=now, kind="start"))
+    return engine
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_lost_call_is_closed_only_after_its_channel_stays_gone(db, tmp_path):
+    log = tmp_path / "queue_log"
+    log.write_text(ANSWERED_BY_OPERATOR)
+    live = {"1796188600.1"}
+    clock = Clock()
+
+    async def channels():
+        return set(live)
+
+    rec = Reconciler(db, log, channels, confirm_seconds=5.0, clock=clock)
+    assert asyncio.run(rec.run_once()) == []  # gone once: not yet
+    clock.now = 4.0
+    assert asyncio.run(rec.run_once()) == []
+    clock.now = 5.0
+    assert asyncio.run(rec.run_once()) == ["lost"]  # the live call stays open
+    with Session(db) as s:
+        lost = s.get(Call, "lost")
+        assert (lost.outcome, lost.agent, lost.queue, lost.hold_seconds) == (
+            "answered", "PJSIP/1002", "operator", 1)
+        assert lost.ended_at is not None
+        assert s.get(Call, "live").ended_at is None
+        kinds = list(s.scalars(select(CallEvent.kind).where(CallEvent.call_id == "lost")
+                               .order_by(CallEvent.seq)))
+        assert kinds == ["start", RECONCILED]
+        visits = list(s.scalars(select(QueueResult).where(QueueResult.call_id == "lost")))
+        assert [(v.queue, v.status, v.agent) for v in visits] == [
+            ("operator", "ANSWERED", "PJSIP/1002")]
+    clock.now = 20.0
+    assert asyncio.run(rec.run_once()) == []  # closed once, never again
+
+
+def test_nothing_is_decided_while_asterisk_cannot_say_which_channels_live(db, tmp_path):
+    async def unknown():
+        return None
+
+    clock = Clock()
+    rec = Reconciler(db, tmp_path / "queue_log", unknown, confirm_seconds=0, clock=clock)
+    assert asyncio.run(rec.run_once()) == []
+    with Session(db) as s:
+        assert s.get(Call, "lost").ended_at is None
+
+
+def test_a_record_its_engine_closed_meanwhile_is_left_alone(db, tmp_path):
+    async def channels():
+        return set()
+
+    clock = Clock()
+    rec = Reconciler(db, tmp_path / "queue_log", channels, confirm_seconds=1, clock=clock)
+    asyncio.run(rec.run_once())
+    with Session(db) as s, s.begin():  # the owning engine closes it itself
+        call = s.get(Call, "lost")
+        call.ended_at, call.outcome = datetime.now(UTC), "goodbye"
+    clock.now = 2.0
+    assert "lost" not in asyncio.run(rec.run_once())
+    with Session(db) as s:
+        assert s.get(Call, "lost").outcome == "goodbye"
