@@ -40,6 +40,7 @@ class AgentHandset:
         self.on_answer = on_answer
         self.answered: list[AnsweredCall] = []
         self.answering = True  # False: the phone rings and nobody picks up
+        self.answer_delay = 0.0  # seconds the phone rings before the agent picks up
         self.rang = threading.Event()  # set at each incoming call (before any answer)
         self._lock = threading.Lock()
         self.phone = VoIPPhone(server, server_port, extension, password, myIP=server,
@@ -78,10 +79,14 @@ class AgentHandset:
         headers = {k: str(v) for k, v in call.request.headers.items()
                    if isinstance(k, str) and k.lower().startswith("x-ivr")}
         got = AnsweredCall(self.extension, headers)
+        end_ring = time.monotonic() + self.answer_delay
+        while time.monotonic() < end_ring and call.state == CallState.RINGING:
+            time.sleep(0.02)
         try:
             call.answer()
         except InvalidStateError:
             return  # the caller left while we were ringing
+        got.answered_at = time.time()
         if self.on_answer:
             self.on_answer(got)
         end = time.monotonic() + self.talk_seconds

@@ -4,6 +4,7 @@ The near side enters ``hospital-inbound`` exactly like a call from a trunk."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 from ivr.telephony.ami import AmiClient
@@ -18,7 +19,8 @@ async def place_patient_call(ami: AmiClient, scenario: str, caller_number: str,
                              name: str = "Patient", context: str = "hospital-inbound",
                              exten: str = "s") -> str:
     """Start the call; returns the Asterisk uniqueid the engine will see."""
-    uniqueid = f"sim-{uuid.uuid4().hex[:12]}"
+    # shaped like Asterisk's own (name-epoch.sequence): FastAGI refuses any other
+    uniqueid = f"sim-{int(time.time())}.{uuid.uuid4().int % 10**12}"
     await ami.originate(
         channel=f"Local/{scenario}@sim-patient",
         context=context, exten=exten,
