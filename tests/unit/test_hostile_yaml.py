@@ -39,7 +39,10 @@ from ivr.triage import examples, protocols, rules
 from ivr.triage.reloader import RulesStore
 
 ROOT = Path(__file__).resolve().parents[2]
-SECONDS = 3.0  # every refusal within this (they take milliseconds; CI machines vary)
+# every refusal within this: they take milliseconds (the deep file 0.15 s), but under
+# tracemalloc on a busy 2-core machine a few seconds; unbounded, the bomb and the 50 MB
+# file ran past 45 s
+SECONDS = 10.0
 PEAK_MB = 64  # and within this much Python memory (the bomb once took 1.8 GB)
 
 
@@ -68,9 +71,10 @@ HOSTILE: dict[str, tuple[bytes, tuple[int, int], str]] = {
 }
 
 
-def bounded(fn: Callable[[], Any]) -> Any:
-    """``fn()``, asserting it took under SECONDS and PEAK_MB."""
-    tracemalloc.start()
+def bounded(fn: Callable[[], Any], memory: bool = True) -> Any:
+    """``fn()``, asserting it took under SECONDS and (``memory``) PEAK_MB."""
+    if memory:
+        tracemalloc.start()
     start = time.perf_counter()
     try:
         out = fn()
@@ -186,7 +190,9 @@ def test_real_files_are_well_inside_the_bounds():
                                                ("triage validate", "TRI003")])
 def test_the_cli_prints_the_finding_and_exits_1(hostile, command, code):
     path, where, _words = hostile
-    result = bounded(lambda: CliRunner().invoke(cli, [*command.split(), str(path)]))
+    # (memory is checked above, loader by loader: the CLI also loads every prompt)
+    result = bounded(lambda: CliRunner().invoke(cli, [*command.split(), str(path)]),
+                     memory=False)
     assert result.exit_code == 1, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert f"{path}:{where[0]}:{where[1]}: error[{code}]" in result.output
