@@ -102,7 +102,8 @@ class Engine:
         self.runner = FlowRunner(self.recorder, self.rules)  # new rules at the next decision
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
         # only our Asterisk: peer allowlist + per-call token (SECURITY.md)
-        self.agi = FastAgiServer(auth=AgiAuth.build(s.secrets.agi_secret, s.allowed_peers))
+        self.agi = FastAgiServer(auth=AgiAuth.build(s.secrets.agi_secret, s.allowed_peers,
+                                                    reread=s.current_agi_secret))
         self.agi.add_route("inbound", self.handle_inbound)
         self.agi.add_route("flow", self.handle_inbound)  # agi://.../flow?name=<flow>
         self.agi.add_route(ROUTE, self.handle_outbound)  # agi://.../outbound?followup=<id>

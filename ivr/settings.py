@@ -158,9 +158,17 @@ class Settings(BaseSettings):
         """The FastAGI/AudioSocket peer allowlist (``engine.peers`` or its default)."""
         return self.engine.peers or [self.pbx.host, "127.0.0.0/8", "::1"]
 
+    @property
+    def secrets_path(self) -> Path:
+        return self.state_dir / "secrets.json"
+
     @cached_property
     def secrets(self) -> Secrets:
-        return Secrets.load_or_create(self.state_dir / "secrets.json")
+        return Secrets.load_or_create(self.secrets_path)
+
+    def current_agi_secret(self) -> str:
+        """The FastAGI secret as the file has it now (after ``ivr secrets rotate``)."""
+        return Secrets.load_or_create(self.secrets_path).agi_secret
 
 
 class Secrets(BaseModel):

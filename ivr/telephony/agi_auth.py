@@ -18,6 +18,10 @@ both before the first command is sent:
   (``[system-]epoch.sequence``), so a token seen in a log is good for that one
   call only. Each uniqueid is accepted once (a replay of a logged token after
   its call is refused).
+
+A rotated secret (``ivr secrets rotate``) is picked up without a restart: a token
+that does not match makes the engine read the secret again (at most once a second,
+so a flood of forgeries cannot turn into a flood of file reads).
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import hmac
 import ipaddress
 import re
 import socket
+import time
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 # Asterisk's uniqueid: optional systemname prefix, epoch seconds, a sequence number.
@@ -37,6 +42,7 @@ TOKEN = re.compile(r"^[0-9a-f]{40}$")
 TOKEN_ARG = "agi_arg_1"
 # Uniqueids remembered to refuse replays: far more than the calls of a busy day.
 REMEMBERED = 200_000
+REREAD_SECONDS = 1.0
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -84,15 +90,35 @@ class Refused(Exception):
 class AgiAuth:
     """The shared secret and the peer allowlist, checked at connect."""
 
-    secret: str
+    secret: str = field(repr=False)
     allowed: list[Network]
+    reread: Callable[[], str] | None = field(default=None, repr=False)
     _seen: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
+    _reread_at: float = 0.0
 
     @classmethod
-    def build(cls, secret: str, peers: Iterable[str]) -> AgiAuth:
+    def build(cls, secret: str, peers: Iterable[str],
+              reread: Callable[[], str] | None = None) -> AgiAuth:
+        """``reread``: the secret as it is now (after a rotation), read on a mismatch."""
         if not secret:
             raise ValueError("FastAGI needs a shared secret (Secrets.agi_secret)")
-        return cls(secret, networks(peers))
+        return cls(secret, networks(peers), reread)
+
+    def _matches(self, token: str, uniqueid: str) -> bool:
+        if hmac.compare_digest(token, agi_token(self.secret, uniqueid)):
+            return True
+        now = time.monotonic()
+        if self.reread is None or now - self._reread_at < REREAD_SECONDS:
+            return False
+        self._reread_at = now
+        try:
+            fresh = self.reread()
+        except Exception:  # an unreadable file: keep the secret we have
+            return False
+        if not fresh or fresh == self.secret:
+            return False
+        self.secret = fresh
+        return hmac.compare_digest(token, agi_token(self.secret, uniqueid))
 
     def check(self, peer: object, env: dict[str, str]) -> None:
         """Raise :class:`Refused` unless ``peer`` and ``env`` prove our Asterisk sent
@@ -105,7 +131,7 @@ class AgiAuth:
         token = env.get(TOKEN_ARG, "").strip().lower()
         if not TOKEN.match(token):
             raise Refused("no call token")
-        if not hmac.compare_digest(token, agi_token(self.secret, uniqueid)):
+        if not self._matches(token, uniqueid):
             raise Refused("wrong call token")
         if uniqueid in self._seen:
             raise Refused("call token already used")
