@@ -22,7 +22,7 @@ from ivr.followups.window import span
 from ivr.pbx import PbxInstance
 from ivr.settings import Settings
 from ivr.speech.tts import Synthesizer
-from ivr.store.reconcile import Reconciler, ami_live_channels
+from ivr.store.reconcile import Reconciler, ami_live_channels, ami_member_interface
 from ivr.store.recorder import CallRecorder, EventListener
 from ivr.telephony.agi_auth import AgiAuth, networks
 from ivr.telephony.ami import AmiClient
@@ -126,7 +126,8 @@ class Engine:
                 self._start_followups()
             # close the records of calls a crashed engine lost, from Asterisk's queue_log
             reconciler = Reconciler(self.recorder.engine, self.pbx.host_dir / "log" / "queue_log",
-                                    ami_live_channels(self.ami))
+                                    ami_live_channels(self.ami),
+                                    ami_member_interface(self.ami))
             self._reconciling = asyncio.ensure_future(reconciler.run_forever())
         log.info("engine listening: FastAGI %s:%s, AudioSocket %s:%s",
                  s.engine.host, s.engine.agi_port, s.engine.host, s.engine.audiosocket_port)

@@ -27,7 +27,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -151,6 +151,8 @@ def verdict(lines: Iterable[QueueLogLine], last_known: datetime) -> Verdict:
 
 
 LiveChannels = Callable[[], Awaitable[set[str] | None]]
+# (queue, member name) -> the member's interface (queue_log names members by name)
+MemberInterface = Callable[[str, str], Awaitable[str | None]]
 
 
 def ami_live_channels(ami: object) -> LiveChannels:
@@ -169,6 +171,22 @@ def ami_live_channels(ami: object) -> LiveChannels:
     return channels
 
 
+def ami_member_interface(ami: object) -> MemberInterface:
+    """queue_log's CONNECT lines name the member (``Agent 1002``); the records hold the
+    interface (``PJSIP/1002``), as AMI's AgentConnect gives it: ask the queue."""
+    async def interface(queue: str, name: str) -> str | None:
+        try:
+            members = await ami.queue_members(queue)  # type: ignore[attr-defined]
+        except Exception:
+            log.debug("QueueStatus %s failed", queue, exc_info=True)
+            return None
+        for member in members:
+            if member.get("Name") == name or member.get("MemberName") == name:
+                return str(member.get("Location") or member.get("Interface") or "") or None
+        return None
+    return interface
+
+
 @dataclass
 class Reconciler:
     """Finds records no engine will close and closes them with Asterisk's account."""
@@ -176,6 +194,7 @@ class Reconciler:
     db: Engine
     queue_log: Path
     live_channels: LiveChannels
+    member_interface: MemberInterface | None = None
     confirm_seconds: float = 5.0  # a channel must stay gone this long before we close
     window: timedelta = timedelta(days=1)  # periodic runs look at calls started since
     clock: Callable[[], float] = time.monotonic
@@ -220,10 +239,23 @@ class Reconciler:
         lines = await asyncio.to_thread(read_queue_log, self.queue_log, set(ready.values()))
         closed = []
         for call_id, uniqueid in ready.items():
-            if await asyncio.to_thread(self._close, call_id, lines.get(uniqueid, [])):
+            mine = await self._with_interfaces(lines.get(uniqueid, []))
+            if await asyncio.to_thread(self._close, call_id, mine):
                 closed.append(call_id)
             self._gone_since.pop(call_id, None)
         return closed
+
+    async def _with_interfaces(self, lines: list[QueueLogLine]) -> list[QueueLogLine]:
+        """CONNECT lines with the member's interface in place of its name, where known."""
+        if self.member_interface is None:
+            return lines
+        out = []
+        for line in lines:
+            if line.event == "CONNECT" and "/" not in line.agent:
+                found = await self.member_interface(line.queue, line.agent)
+                line = replace(line, agent=found) if found else line
+            out.append(line)
+        return out
 
     def _close(self, call_id: str, lines: list[QueueLogLine]) -> bool:
         """Close one record (only if still open: a racing reconciler or engine wins)."""

@@ -13,6 +13,7 @@ beside the session lab. Agents:
 
 import asyncio
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest_asyncio
 
 from ivr.settings import PROJECT_ROOT, load_settings
 from ivr.sim.lab import AgentSpec, Lab
+from ivr.speech.audio import read_wav, to_telephone, write_wav
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -31,6 +33,32 @@ AGENTS = [
     AgentSpec("1004", [], talk_seconds=2.0),
 ]
 EMPTY_QUEUE_BOUND = 3.0  # s from the engine giving up to the last resort answering
+HUMAN_AFTER_CRASH = 2.0  # s from kill -9 of the engine to a person on the line
+# A spoken menu (Korean, the real Vosk model over AudioSocket), for kill -9 mid-listen.
+KOREAN_FLOW = """\
+flow: korean_line
+languages: [ko-KR]
+start: choose
+on_error: to_operator
+steps:
+  choose:
+    type: menu
+    prompt: ko_menu
+    timeout: 10
+    retries: 1
+    options:
+      - {key: "1", say: ["약국"], goto: to_pharmacy}
+      - {key: "2", say: ["예약"], goto: to_appointments}
+    no_input: {goto: to_operator}
+    no_match: {goto: to_operator}
+  to_pharmacy: {type: route, queue: pharmacy, priority: 2, summary: "Korean caller: pharmacy"}
+  to_appointments: {type: route, queue: appointments, priority: 1, summary: Korean caller}
+  to_operator: {type: route, queue: operator, priority: 3, summary: "Korean caller: no answer"}
+"""
+KOREAN_PROMPTS = """\
+ko_menu: 약국 또는 예약이라고 말씀하세요.
+still_there: 아직 계십니까? 다시 말씀드리겠습니다.
+"""
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +66,8 @@ def fault_settings(tmp_path_factory):
     work = tmp_path_factory.mktemp("faults")
     shutil.copytree(PROJECT_ROOT / "dialplans", work / "dialplans")
     shutil.copytree(PROJECT_ROOT / "prompts", work / "prompts")
+    (work / "dialplans" / "korean_line.yaml").write_text(KOREAN_FLOW, encoding="utf-8")
+    (work / "prompts" / "ko-KR.yaml").write_text(KOREAN_PROMPTS, encoding="utf-8")
     return load_settings(
         state_dir=work / "state",
         pbx={"instance": "fault", "ami_port": 19038, "sip_port": 19060,
@@ -55,6 +85,9 @@ async def flab(fault_settings):
               engine_process=True, engine_log=Path("/tmp/ivr-fault-engine.log"))
     if not lab.pbx.is_running():  # members a previous run left in astdb
         shutil.rmtree(lab.pbx.host_dir / "db", ignore_errors=True)
+    sim = lab.pbx.sounds_dir[0] / "sim"
+    sim.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(record_patient, sim, "ko-yeyak", "예약")
     async with asyncio.timeout(300):
         await lab.start()
     try:
@@ -168,3 +201,105 @@ def record_queue_results(lab, call_id):
         return rows
 
 
+
+
+def record_patient(sim, name, words):
+    """The patient's words, spoken by espeak-ng and stored as 8 kHz WAV for Asterisk."""
+    raw = sim / f"{name}-raw.wav"
+    subprocess.run(["espeak-ng", "-v", "ko", "-s", "130", "-w", str(raw), words], check=True,
+                   timeout=30)
+    samples, rate = read_wav(raw)
+    write_wav(sim / f"{name}.wav", to_telephone(samples, rate))
+    raw.unlink()
+
+
+async def channel_app(lab, uniqueid):
+    """The application the call's channel is in now (AGI, AudioSocket, Queue...)."""
+    events = await lab.ami.action({"Action": "CoreShowChannels"}, as_list=True)
+    for event in events:
+        if event.get("Uniqueid") == uniqueid:
+            return event.get("Application", "")
+    return None
+
+
+async def wait_app(lab, uniqueid, app, timeout=40.0):
+    deadline = time.monotonic() + timeout
+    while (now := await channel_app(lab, uniqueid)) != app:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"call {uniqueid} never reached {app} (now {now})")
+        await asyncio.sleep(0.1)
+
+
+async def crash_engine(lab):
+    """kill -9 the engine; returns the moment it died (time.time())."""
+    await asyncio.to_thread(lab.process.kill)
+    return time.time()
+
+
+async def restarted_closes(lab, uniqueid, timeout=120.0):
+    """Start the engine again; its reconciler closes the lost call's record."""
+    await asyncio.wait_for(asyncio.to_thread(lab.process.start, 120.0), 130)
+    return await lab.wait_record(uniqueid, lambda c: c.ended_at is not None, timeout)
+
+
+def reconciled(lab, record):
+    events = [e for e in record_events(lab, record.id) if e.kind == "reconciled"]
+    assert len(events) == 1, "closed by the reconciler, once"
+    return events[0]
+
+
+async def test_engine_killed_mid_menu_a_person_answers_and_the_record_is_closed(flab):
+    uniqueid = await flab.place("silent", "13800138201")  # hears menus, never answers
+    await flab.wait_record(uniqueid, lambda c: any(
+        e.kind == "step" and e.step == "language" for e in record_events(flab, c.id)), 60)
+    died = await crash_engine(flab)
+    got = await wait_answer(flab, "1002", died, timeout=30)  # the dialplan's operator
+    print(f"kill -9 mid-menu -> operator answered in {got.answered_at - died:.2f} s")
+    assert got.answered_at - died <= HUMAN_AFTER_CRASH
+    assert flab.record(uniqueid).ended_at is None  # nothing closed it yet
+    record = await restarted_closes(flab, uniqueid)
+    assert (record.outcome, record.agent, record.queue) == ("answered", "PJSIP/1002",
+                                                            "operator")
+    assert reconciled(flab, record).detail["source"] == "queue_log"
+
+
+async def test_engine_killed_mid_listen_a_person_answers_and_the_record_is_closed(flab):
+    """The caller is saying a Korean menu answer (heard by Vosk over AudioSocket) when
+    the engine dies."""
+    placed = time.monotonic()
+    uniqueid = await flab.place("laterko-yeyak", "13800138202", context="sim-flow",
+                                exten="korean_line")
+    await wait_app(flab, uniqueid, "AudioSocket")  # the engine is listening
+    # the patient speaks 8 s after answering: kill while the word is being said
+    await asyncio.sleep(max(0.0, placed + 8.4 - time.monotonic()))
+    assert await channel_app(flab, uniqueid) == "AudioSocket"
+    died = await crash_engine(flab)
+    got = await wait_answer(flab, "1002", died, timeout=30)
+    print(f"kill -9 mid-listen -> operator answered in {got.answered_at - died:.2f} s")
+    assert got.answered_at - died <= HUMAN_AFTER_CRASH
+    record = await restarted_closes(flab, uniqueid)
+    assert (record.outcome, record.agent, record.queue) == ("answered", "PJSIP/1002",
+                                                            "operator")
+    assert record.flow == "korean_line"
+    reconciled(flab, record)
+
+
+async def test_engine_killed_while_the_caller_is_queued_the_agent_still_answers(flab):
+    """Queued for pharmacy, 1001 ringing: the engine dies; Asterisk keeps the caller in
+    the queue and 1001 picks up; the restarted engine records who answered."""
+    handset = flab.handsets["1001"]
+    handset.answer_delay, handset.answering = 1.0, True
+    handset.rang.clear()
+    try:
+        uniqueid = await flab.place("press2", "13800138203")
+        assert await asyncio.to_thread(handset.rang.wait, 60), "1001 never rang"
+        died = await crash_engine(flab)
+        got = await wait_answer(flab, "1001", died, timeout=30)
+        print(f"kill -9 in queue -> agent answered in {got.answered_at - died:.2f} s")
+        assert got.answered_at - died <= HUMAN_AFTER_CRASH
+        record = await restarted_closes(flab, uniqueid)
+    finally:
+        handset.answer_delay = 0.0
+    assert (record.outcome, record.agent, record.queue) == ("answered", "PJSIP/1001",
+                                                            "pharmacy")
+    reconciled(flab, record)

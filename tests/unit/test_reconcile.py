@@ -161,3 +161,22 @@ def test_a_record_its_engine_closed_meanwhile_is_left_alone(db, tmp_path):
     assert "lost" not in asyncio.run(rec.run_once())
     with Session(db) as s:
         assert s.get(Call, "lost").outcome == "goodbye"
+
+
+def test_a_member_named_in_queue_log_is_recorded_by_its_interface(db, tmp_path):
+    """queue_log's CONNECT names the member ('Agent 1002'); the record keeps the
+    interface, as the engine's own AgentConnect does."""
+    log = tmp_path / "queue_log"
+    log.write_text(ANSWERED_BY_OPERATOR.replace("PJSIP/1002", "Agent 1002"))
+
+    async def channels():
+        return {"1796188600.1"}
+
+    async def interface(queue, name):
+        return {("operator", "Agent 1002"): "PJSIP/1002"}.get((queue, name))
+
+    clock = Clock()
+    rec = Reconciler(db, log, channels, interface, confirm_seconds=0, clock=clock)
+    assert asyncio.run(rec.run_once()) == ["lost"]
+    with Session(db) as s:
+        assert s.get(Call, "lost").agent == "PJSIP/1002"
