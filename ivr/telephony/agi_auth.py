@@ -14,8 +14,9 @@ both before the first command is sent:
 
   token = SHA1(secret ":" uniqueid ":" secret). Asterisk 22 has no HMAC dialplan
   function; the secret on both sides of the message (an envelope MAC) blocks
-  SHA-1 length extension, and the uniqueid must look like one Asterisk makes
-  (``[system-]epoch.sequence``), so a token seen in a log is good for that one
+  SHA-1 length extension, and the uniqueid must be a plain identifier (Asterisk's
+  ``[system-]epoch.sequence``, or a ChannelId an AMI Originate gave, such as a
+  follow-up call's ``fu-<uuid>``), so a token seen in a log is good for that one
   call only. Each uniqueid is accepted once (a replay of a logged token after
   its call is refused).
 
@@ -36,8 +37,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-# Asterisk's uniqueid: optional systemname prefix, epoch seconds, a sequence number.
-UNIQUEID = re.compile(r"^(?:[A-Za-z0-9_.-]{1,64}-)?[0-9]{1,20}\.[0-9]{1,12}$")
+# A uniqueid: Asterisk's own ([system-]epoch.sequence) or an Originate's ChannelId;
+# printable identifier characters only, at most Asterisk's 150.
+UNIQUEID = re.compile(r"^[A-Za-z0-9_.:;-]{1,150}$")
 TOKEN = re.compile(r"^[0-9a-f]{40}$")
 TOKEN_ARG = "agi_arg_1"
 # Uniqueids remembered to refuse replays: far more than the calls of a busy day.

@@ -95,6 +95,7 @@ async def test_a_session_with_the_calls_token_is_served(server):
     (headers(token=agi_token(SECRET, "1700000000.8")), "wrong call token"),  # another call's
     (headers(token=agi_token("guess", "1700000000.7")), "wrong call token"),
     (headers(uniqueid="1700000000.7\x80\x00padding"), "no valid uniqueid"),
+    (headers(uniqueid="1700000000.7 x" + "y" * 200), "no valid uniqueid"),
     (b"agi_network: yes\nagi_network_script: inbound\n\n", "no valid uniqueid"),
 ])
 async def test_forged_sessions_are_closed_before_any_command(server, caplog, block, why):
@@ -103,6 +104,15 @@ async def test_forged_sessions_are_closed_before_any_command(server, caplog, blo
     assert server.handled == [] and server.app.refused == 1
     assert why in caplog.text
     assert CALLER not in caplog.text  # refusals never log the caller's number
+
+
+@pytest.mark.parametrize("uniqueid", ["1733112345.42", "pbx1-1733112345.42",
+                                      "fu-1b4e28ba-2fa1-11d2-883f-0016d3cca427"])
+async def test_asterisk_and_originate_uniqueids_are_served(server, uniqueid):
+    """Asterisk's own ids, with a system name, and a follow-up call's AMI ChannelId."""
+    reader, _w = await server.open(headers(uniqueid=uniqueid))
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    assert [s.uniqueid for s in server.handled] == [uniqueid]
 
 
 async def test_a_token_is_good_for_one_session_only(server):
