@@ -40,6 +40,9 @@ from ivr.store.models import Call, CallEvent, QueueResult, aware, utcnow
 log = logging.getLogger(__name__)
 
 RECONCILED = "reconciled"  # the event kind written when a record is closed here
+# outcomes of records an engine closed while handing the caller to the dialplan's
+# fallback (it gave up, or failed): what became of the caller there is amended later
+HANDED_OVER = ("routed", "error", "fallback")
 # queue_log events that end a caller's stay in a queue, and the QUEUESTATUS they mean
 _LEFT = {"ABANDON": "ABANDONED", "EXITEMPTY": "LEAVEEMPTY", "EXITWITHTIMEOUT": "TIMEOUT",
          "EXITWITHKEY": "EXITWITHKEY"}
@@ -198,7 +201,9 @@ class Reconciler:
     confirm_seconds: float = 5.0  # a channel must stay gone this long before we close
     window: timedelta = timedelta(days=1)  # periodic runs look at calls started since
     clock: Callable[[], float] = time.monotonic
+    amend_window: timedelta = timedelta(hours=1)  # handed-over records looked at since
     _gone_since: dict[str, float] = field(default_factory=dict)
+    _checked: dict[str, float] = field(default_factory=dict)  # handed over, no fallback
     _full_scan_done: bool = False
 
     def open_calls(self, everything: bool = False) -> list[tuple[str, str]]:
@@ -210,9 +215,31 @@ class Reconciler:
         with Session(self.db) as s:
             return [(row[0], row[1]) for row in s.execute(query)]
 
+    def handed_over_calls(self) -> list[tuple[str, str]]:
+        """(call id, uniqueid) of records an engine closed as it handed the caller to
+        the dialplan (outcome in HANDED_OVER), recent, not amended yet."""
+        amended = select(CallEvent.id).where(CallEvent.call_id == Call.id,
+                                             CallEvent.kind == RECONCILED).exists()
+        query = (select(Call.id, Call.asterisk_uniqueid)
+                 .where(Call.started_at >= utcnow() - self.amend_window,
+                        Call.ended_at.is_not(None), Call.outcome.in_(HANDED_OVER), ~amended))
+        with Session(self.db) as s:
+            return [(row[0], row[1]) for row in s.execute(query)
+                    if row[0] not in self._checked]
+
+    def _candidates(self) -> dict[str, tuple[str, bool]]:
+        """call id -> (uniqueid, amend): open records, then handed-over ones."""
+        found = {cid: (uid, False) for cid, uid in self.open_calls(not self._full_scan_done)}
+        for cid, uid in self.handed_over_calls():
+            found.setdefault(cid, (uid, True))
+        return found
+
     async def run_once(self) -> list[str]:
-        """One pass; returns the ids of the records closed."""
-        candidates = await asyncio.to_thread(self.open_calls, not self._full_scan_done)
+        """One pass; returns the ids of the records closed or amended."""
+        candidates = await asyncio.to_thread(self._candidates)
+        horizon = self.clock() - self.amend_window.total_seconds()
+        for stale in [cid for cid, at in self._checked.items() if at < horizon]:
+            del self._checked[stale]
         if not candidates:
             self._gone_since.clear()
             self._full_scan_done = True
@@ -222,27 +249,29 @@ class Reconciler:
             return []
         self._full_scan_done = True
         now = self.clock()
-        ready: dict[str, str] = {}
-        seen = set()
-        for call_id, uniqueid in candidates:
-            seen.add(call_id)
+        ready: dict[str, tuple[str, bool]] = {}
+        for call_id, (uniqueid, amend) in candidates.items():
             if uniqueid in live:
                 self._gone_since.pop(call_id, None)
                 continue
             first = self._gone_since.setdefault(call_id, now)
             if now - first >= self.confirm_seconds:
-                ready[call_id] = uniqueid
-        for stale in set(self._gone_since) - seen:  # closed meanwhile by their engine
+                ready[call_id] = (uniqueid, amend)
+        for stale in set(self._gone_since) - set(candidates):  # closed by their engine
             del self._gone_since[stale]
         if not ready:
             return []
-        lines = await asyncio.to_thread(read_queue_log, self.queue_log, set(ready.values()))
+        lines = await asyncio.to_thread(read_queue_log, self.queue_log,
+                                        {uid for uid, _ in ready.values()})
         closed = []
-        for call_id, uniqueid in ready.items():
-            mine = await self._with_interfaces(lines.get(uniqueid, []))
-            if await asyncio.to_thread(self._close, call_id, mine):
-                closed.append(call_id)
+        for call_id, (uniqueid, amend) in ready.items():
             self._gone_since.pop(call_id, None)
+            mine = await self._with_interfaces(lines.get(uniqueid, []))
+            if amend and not any(line.event == "IVRFALLBACK" for line in mine):
+                self._checked[call_id] = now  # the engine's record is the whole story
+                continue
+            if await asyncio.to_thread(self._close, call_id, mine, amend):
+                closed.append(call_id)
         return closed
 
     async def _with_interfaces(self, lines: list[QueueLogLine]) -> list[QueueLogLine]:
@@ -257,23 +286,28 @@ class Reconciler:
             out.append(line)
         return out
 
-    def _close(self, call_id: str, lines: list[QueueLogLine]) -> bool:
-        """Close one record (only if still open: a racing reconciler or engine wins)."""
+    def _close(self, call_id: str, lines: list[QueueLogLine], amend: bool = False) -> bool:
+        """Close one record (only if still open: a racing reconciler or engine wins), or
+        with ``amend`` correct one its engine closed as it handed the caller over."""
         with Session(self.db) as s, s.begin():
             call = s.get(Call, call_id)
-            if call is None or call.ended_at is not None:
+            if call is None or (call.ended_at is not None) != amend:
                 return False
             last_at = s.scalar(select(func.max(CallEvent.at))
                                .where(CallEvent.call_id == call_id))
-            known = aware(last_at) or aware(call.started_at) or utcnow()
+            # the latest moment the record knows of: the end when queue_log says nothing
+            known = max((t for t in (aware(last_at), aware(call.ended_at),
+                                     aware(call.started_at)) if t is not None),
+                        default=utcnow())
             found = verdict(lines, known)
             fields: dict[str, object] = {"ended_at": found.ended_at, "outcome": found.outcome}
             if found.agent:
                 fields.update(agent=found.agent, hold_seconds=found.hold_seconds or 0)
             if found.queue:
                 fields["queue"] = found.queue
-            done = s.execute(update(Call).where(Call.id == call_id, Call.ended_at.is_(None))
-                             .values(**fields))
+            still = (Call.ended_at.is_not(None) & Call.outcome.in_(HANDED_OVER) if amend
+                     else Call.ended_at.is_(None))
+            done = s.execute(update(Call).where(Call.id == call_id, still).values(**fields))
             if done.rowcount != 1:  # type: ignore[attr-defined]
                 return False
             seq = (s.scalar(select(func.max(CallEvent.seq))
@@ -286,7 +320,8 @@ class Reconciler:
                 s.add(QueueResult(call_id=call_id, seq=seq * 100 + i, at=found.ended_at,
                                   queue=visit.queue, status=visit.status, agent=visit.agent,
                                   hold_seconds=visit.hold_seconds))
-        log.info("closed lost call %s: %s%s (from %s)", call_id, found.outcome,
+        log.info("%s call %s: %s%s (from %s)", "amended handed-over" if amend else
+                 "closed lost", call_id, found.outcome,
                  f" by {found.agent}" if found.agent else "", found.source)
         return True
 

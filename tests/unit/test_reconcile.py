@@ -180,3 +180,35 @@ def test_a_member_named_in_queue_log_is_recorded_by_its_interface(db, tmp_path):
     assert asyncio.run(rec.run_once()) == ["lost"]
     with Session(db) as s:
         assert s.get(Call, "lost").agent == "PJSIP/1002"
+
+
+def test_a_record_its_engine_handed_to_the_fallback_is_amended_with_who_answered(tmp_path):
+    """The engine found every queue empty and let the dialplan take over (outcome
+    'routed'); the last resort answered: the record says so once the call is over."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'calls.sqlite3'}")
+    migrate(engine)
+    now = datetime.now(UTC)
+    with Session(engine) as s, s.begin():
+        s.add(Call(id="handed", asterisk_uniqueid=UID, started_at=now, ended_at=now,
+                   outcome="routed", queue="emergency"))
+        s.add(Call(id="plain", asterisk_uniqueid="1796188600.3", started_at=now,
+                   ended_at=now, outcome="routed"))
+    log = tmp_path / "queue_log"
+    log.write_text(LAST_RESORT)
+
+    async def channels():
+        return set()
+
+    clock = Clock()
+    rec = Reconciler(engine, log, channels, confirm_seconds=0, clock=clock)
+    assert asyncio.run(rec.run_once()) == ["handed"]
+    # 'plain' had no fallback: looked at once, not again each pass (lines written now,
+    # after its channel is gone, cannot be about it)
+    log.write_text(LAST_RESORT.replace(UID, "1796188600.3"))
+    clock.now = 10.0
+    assert asyncio.run(rec.run_once()) == []
+    with Session(engine) as s:
+        handed = s.get(Call, "handed")
+        assert (handed.outcome, handed.agent, handed.queue) == ("answered", "PJSIP/1004",
+                                                                "last_resort")
+        assert s.get(Call, "plain").outcome == "routed"  # no fallback: the record stands
