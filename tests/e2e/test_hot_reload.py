@@ -42,3 +42,25 @@ async def test_edit_during_a_call_applies_to_the_next_call_only(lab):
     finally:
         medication.write_text(original)
         await wait_until(lambda: store.current.version == old_version)
+
+
+async def test_an_invalid_rules_edit_is_rejected_and_calls_go_on(lab, tmp_path):
+    """triage_rules.yaml follows the same law: a broken edit is refused with its
+    file:line:col findings, the last good rules keep deciding, calls are answered."""
+    store = lab.engine.rules
+    original_path, good_triager, good_digest = store.path, store.current, store.digest
+    copy = tmp_path / "triage_rules.yaml"
+    copy.write_text(original_path.read_text(encoding="utf-8"), encoding="utf-8")
+    errors_before = list(store.last_errors)
+    store.path = copy  # the engine now watches a copy the test may break
+    try:
+        text = copy.read_text(encoding="utf-8")
+        copy.write_text(text + "\nthis is: [not, valid\n", encoding="utf-8")
+        await wait_until(lambda: store.last_errors != errors_before, timeout=15)
+        assert store.current is good_triager and store.digest == good_digest
+        assert any(str(copy) in str(d.file) and d.line > 0 for d in store.last_errors)
+        record = await lab.call("press2", "13800138004")
+        assert (record.outcome, record.queue) == ("answered", "pharmacy")
+        assert store.current is good_triager
+    finally:
+        store.path = original_path
