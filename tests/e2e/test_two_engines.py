@@ -5,8 +5,9 @@ Engine A runs in this process (the lab's), engine B as an ``ivr serve`` child pr
 private PostgreSQL server (started here as the store tests start theirs). The dialplan
 lists both (``pbx.engines``): calls alternate between them ([ivr-agi]). Then B is
 killed with ``kill -9`` while a call is in its menu and another in A's: that caller
-reaches a person through the fallback, the call on A finishes normally, and every new
-call goes to A (Asterisk's connect to B is refused, [ivr-agi] moves on at once).
+reaches a person through the fallback (and A's reconciler closes the record B left
+open), the call on A finishes normally, and every new call goes to A (Asterisk's
+connect to B is refused, [ivr-agi] moves on at once).
 
 Its own lab: instance "multi", AMI 20038, SIP 20060, RTP 13600-13799, FastAGI 20573 /
 20583, AudioSocket 20575 / 20585, handsets 20160+ (RTP 26000+). Bounded: every wait
@@ -164,6 +165,10 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
                         if a.extension == "1002" and a.answered_at >= killed_at]
             assert operator, "the caller lost with engine B reached nobody"
             assert operator[0].answered_at - killed_at <= FALLBACK_BOUND
+            # ...and its record, left open by B, is closed by the survivor's reconciler
+            # once the channel is gone, with who answered in the fallback (queue_log)
+            lost = await closed(lab, next(u for u in pair if u not in on_a), 40)
+            assert (lost.outcome, lost.agent) == ("answered", "PJSIP/1002")
         finally:
             await asyncio.to_thread(engine_b.kill)
             await lab.stop()
