@@ -20,10 +20,12 @@ from ivr.followups.outbound import ARG_FOLLOWUP, ROUTE, run_followup_call
 from ivr.followups.scheduler import FollowupScheduler, ami_originate
 from ivr.followups.window import span
 from ivr.pbx import PbxInstance
+from ivr.pbx.eagi import emergency_flags
 from ivr.settings import Settings
 from ivr.speech.tts import Synthesizer
 from ivr.store.reconcile import Reconciler, ami_live_channels, ami_member_interface
 from ivr.store.recorder import CallRecorder, EventListener
+from ivr.store.switches import SwitchMirror
 from ivr.telephony.agi_auth import AgiAuth, networks
 from ivr.telephony.ami import AmiClient
 from ivr.telephony.audiosocket import AudioSocketServer
@@ -87,6 +89,12 @@ class Engine:
         self.recorder = await asyncio.to_thread(CallRecorder, s.database_url, settings=s)
         self.recorder.listeners.extend(self.listeners)
         self._replayer = asyncio.ensure_future(self._replay_journal(self.recorder))
+        # the emergency override of the whole line (every engine on this database), kept
+        # in this engine's flag files, which calls and the scheduler read
+        flags = [f for f in emergency_flags(s)  # ours, and our instance's ivr-eagi's
+                 if f == self.override_file or f.parent.parent.name == s.pbx.instance]
+        self._switches = asyncio.ensure_future(
+            SwitchMirror(self.recorder.engine, flags).run_forever())
         host_sounds, seen_sounds = self.pbx.sounds_dir
         self._synth = Synthesizer(host_sounds, workers=2)
         self.prompts = PromptLibrary(self._synth, seen_sounds)
@@ -181,6 +189,8 @@ class Engine:
                     log.exception("journal replay failed; trying again later")
 
     async def stop(self) -> None:
+        if getattr(self, "_switches", None) is not None:
+            self._switches.cancel()
         if self._replayer is not None:
             self._replayer.cancel()
         if getattr(self, "_reconciling", None) is not None:

@@ -4,11 +4,13 @@ while on, every new call goes straight to the emergency team, skipping all menus
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+from pathlib import Path
 
 import click
 
 from ivr.pbx.eagi import emergency_flags
-from ivr.settings import load_settings
+from ivr.settings import Settings, load_settings
 
 
 @click.command()
@@ -20,6 +22,8 @@ def override(state: str, reason: str) -> None:
     # The engine's switch, and a copy for each ivr-eagi inside the Asterisk root.
     flags = emergency_flags(settings)
     flag = flags[0]
+    if state in ("on", "off"):  # every engine on the records database, within a second
+        _switch_database(settings, state == "on", reason)
     if state == "on":
         for each in flags:
             each.parent.mkdir(parents=True, exist_ok=True)
@@ -33,3 +37,25 @@ def override(state: str, reason: str) -> None:
         click.echo(f"emergency override ON since {flag.read_text().strip()}")
     else:
         click.echo("emergency override off")
+
+
+def _switch_database(settings: Settings, on: bool, reason: str) -> bool:
+    """The line's switch in the records database (``ivr.store.switches``): engines on
+    other machines follow it too. False, with a warning, if the database is not there."""
+    from ivr.store import switches
+    from ivr.store.database import make_engine
+
+    url = settings.database_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return False  # no records yet on this machine: the files are the whole line
+    try:
+        engine = make_engine(url)
+        try:
+            switches.write(engine, on, reason, by=getpass.getuser())
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        click.echo(f"warning: the records database was not switched ({type(exc).__name__}); "
+                   "engines on other machines keep their state: switch them there", err=True)
+        return False
+    return True

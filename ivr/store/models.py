@@ -294,3 +294,16 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(128), default="")
     allowed: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class LineSwitch(Base):
+    """A switch for the whole line, shared by every engine on this database (a file in
+    one engine's state folder reaches that engine only): the emergency override."""
+
+    __tablename__ = "line_switches"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    is_on: Mapped[bool] = mapped_column(Boolean)
+    since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    set_by: Mapped[str] = mapped_column(String(64), default="")

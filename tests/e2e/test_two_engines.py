@@ -3,7 +3,8 @@
 Engine A runs in this process (the lab's), engine B as an ``ivr serve`` child process
 (:mod:`ivr.sim.engine_process`), each with its own state folder; both write to one
 private PostgreSQL server (started here as the store tests start theirs). The dialplan
-lists both (``pbx.engines``): calls alternate between them ([ivr-agi]). Then B is
+lists both (``pbx.engines``): calls alternate between them ([ivr-agi]). The emergency
+override, switched once in the database, reaches both engines' calls. Then B is
 killed with ``kill -9`` while a call is in its menu and another in A's: that caller
 reaches a person through the fallback (and A's reconciler closes the record B left
 open), the call on A finishes normally, and every new call goes to A (Asterisk's
@@ -24,6 +25,7 @@ import pytest
 from ivr.settings import PROJECT_ROOT, load_settings
 from ivr.sim.engine_process import EngineProcess
 from ivr.sim.lab import AgentSpec, Lab
+from ivr.store import switches
 from ivr.store.models import Call
 from tests.store.conftest import PgCluster, find_pg_bindir
 
@@ -102,6 +104,14 @@ async def opened(lab: Lab, uniqueid: str, timeout: float) -> Call:
     return record
 
 
+async def until(check, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.1)
+
+
 def on_engine_a(lab: Lab, uniqueid: str) -> bool:
     """Engine A (in this process) finished this call itself."""
     return lab._done[uniqueid].is_set()
@@ -143,7 +153,20 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
             took_a = [u for u in first if on_engine_a(lab, u)]
             assert 1 <= len(took_a) <= 3, f"engine A took {len(took_a)} of 4"
 
-            # 2. B dies (kill -9) with a caller in its menu and another in A's.
+            # 2. The emergency override, switched once in the database, reaches both.
+            db = lab.engine.recorder.engine
+            flags = [st.state_dir / "emergency_override" for st in (settings_a, settings_b)]
+            await asyncio.to_thread(switches.write, db, True, "drill", "test")
+            await until(lambda: all(f.exists() for f in flags), 5, "override on")
+            both = await place_all(lab, SCENARIO, ["13600136001", "13600136002"])
+            for record in [await closed(lab, u, 60) for u in both]:
+                assert [e.kind for e in record.events][1] == "override"
+                complete(record)
+            assert [on_engine_a(lab, u) for u in both].count(True) == 1  # one each
+            await asyncio.to_thread(switches.write, db, False, "", "test")
+            await until(lambda: not any(f.exists() for f in flags), 5, "override off")
+
+            # 3. B dies (kill -9) with a caller in its menu and another in A's.
             pair = await place_all(lab, SCENARIO, ["13900139001", "13900139002"])
             for uniqueid in pair:
                 await opened(lab, uniqueid, 20)
@@ -152,7 +175,7 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
             killed_at = time.time()
             await asyncio.to_thread(engine_b.kill)
 
-            # 3. New calls while A's call goes on: all to A, all served.
+            # 4. New calls while A's call goes on: all to A, all served.
             after = await place_all(lab, SCENARIO, [f"1370013700{i}" for i in range(4)])
             for uniqueid in after:
                 complete(await lab.wait(uniqueid, 90))  # A closed each one itself
