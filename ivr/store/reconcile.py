@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Engine
@@ -71,17 +72,55 @@ def parse_line(line: str) -> QueueLogLine | None:
                         parts[3], parts[4], tuple(parts[5:]))
 
 
-def read_queue_log(path: Path, uniqueids: set[str]) -> dict[str, list[QueueLogLine]]:
-    """The lines of ``uniqueids`` in ``path`` (streamed: memory bounded by the matches)."""
+def _epoch_at(log: BinaryIO, offset: int) -> int | None:
+    """The time of the first whole line after ``offset`` (None at the end)."""
+    log.seek(offset)
+    if offset:
+        log.readline()  # the rest of a line cut by the seek
+    for _ in range(16):  # skip a few torn or foreign lines
+        line = log.readline()
+        if not line:
+            return None
+        head = line.split(b"|", 1)[0]
+        if head.isdigit():
+            return int(head)
+    return None
+
+
+def _seek_to(log: BinaryIO, since: int) -> None:
+    """Position ``log`` at a line no later than the first one at ``since`` or after:
+    queue_log is written in time order, so a binary search skips the old part."""
+    low, high = 0, log.seek(0, 2)
+    while high - low > 64 * 1024:
+        mid = (low + high) // 2
+        at = _epoch_at(log, mid)
+        if at is None or at >= since:
+            high = mid
+        else:
+            low = mid
+    log.seek(low)
+    if low:
+        log.readline()
+
+
+def read_queue_log(path: Path, uniqueids: set[str],
+                   since: datetime | None = None) -> dict[str, list[QueueLogLine]]:
+    """The lines of ``uniqueids`` in ``path``, from ``since`` on (a minute's slack);
+    streamed, so memory is bounded by the matches, not the file."""
     found: dict[str, list[QueueLogLine]] = {}
     if not uniqueids:
         return found
+    wanted = {uid.encode() for uid in uniqueids}
+    start = int(since.timestamp()) - 60 if since is not None else 0
     try:
-        with open(path, encoding="utf-8", errors="replace") as lines:
+        with open(path, "rb") as lines:
+            if start:
+                _seek_to(lines, start)
             for raw in lines:
-                if raw.split("|", 2)[1:2] and raw.split("|", 2)[1] in uniqueids:
-                    parsed = parse_line(raw)
-                    if parsed is not None:
+                parts = raw.split(b"|", 2)
+                if len(parts) > 2 and parts[1] in wanted:
+                    parsed = parse_line(raw.decode("utf-8", errors="replace"))
+                    if parsed is not None and parsed.at.timestamp() >= start:
                         found.setdefault(parsed.uniqueid, []).append(parsed)
     except FileNotFoundError:
         log.warning("no queue_log at %s: lost calls are closed without Asterisk's word", path)
@@ -206,32 +245,34 @@ class Reconciler:
     _checked: dict[str, float] = field(default_factory=dict)  # handed over, no fallback
     _full_scan_done: bool = False
 
-    def open_calls(self, everything: bool = False) -> list[tuple[str, str]]:
-        """(call id, uniqueid) of records without an end (recent ones, unless
+    def open_calls(self, everything: bool = False) -> list[tuple[str, str, datetime]]:
+        """(call id, uniqueid, start) of records without an end (recent ones, unless
         ``everything``: the first run after a start also looks further back)."""
-        query = select(Call.id, Call.asterisk_uniqueid).where(Call.ended_at.is_(None))
+        query = (select(Call.id, Call.asterisk_uniqueid, Call.started_at)
+                 .where(Call.ended_at.is_(None)))
         if not everything:
             query = query.where(Call.started_at >= utcnow() - self.window)
         with Session(self.db) as s:
-            return [(row[0], row[1]) for row in s.execute(query)]
+            return [(row[0], row[1], aware(row[2]) or utcnow()) for row in s.execute(query)]
 
     def handed_over_calls(self) -> list[tuple[str, str]]:
         """(call id, uniqueid) of records an engine closed as it handed the caller to
         the dialplan (outcome in HANDED_OVER), recent, not amended yet."""
         amended = select(CallEvent.id).where(CallEvent.call_id == Call.id,
                                              CallEvent.kind == RECONCILED).exists()
-        query = (select(Call.id, Call.asterisk_uniqueid)
+        query = (select(Call.id, Call.asterisk_uniqueid, Call.started_at)
                  .where(Call.started_at >= utcnow() - self.amend_window,
                         Call.ended_at.is_not(None), Call.outcome.in_(HANDED_OVER), ~amended))
         with Session(self.db) as s:
-            return [(row[0], row[1]) for row in s.execute(query)
+            return [(row[0], row[1], aware(row[2]) or utcnow()) for row in s.execute(query)
                     if row[0] not in self._checked]
 
-    def _candidates(self) -> dict[str, tuple[str, bool]]:
-        """call id -> (uniqueid, amend): open records, then handed-over ones."""
-        found = {cid: (uid, False) for cid, uid in self.open_calls(not self._full_scan_done)}
-        for cid, uid in self.handed_over_calls():
-            found.setdefault(cid, (uid, True))
+    def _candidates(self) -> dict[str, tuple[str, bool, datetime]]:
+        """call id -> (uniqueid, amend, start): open records, then handed-over ones."""
+        found = {cid: (uid, False, at)
+                 for cid, uid, at in self.open_calls(not self._full_scan_done)}
+        for cid, uid, at in self.handed_over_calls():
+            found.setdefault(cid, (uid, True, at))
         return found
 
     async def run_once(self) -> list[str]:
@@ -249,22 +290,23 @@ class Reconciler:
             return []
         self._full_scan_done = True
         now = self.clock()
-        ready: dict[str, tuple[str, bool]] = {}
-        for call_id, (uniqueid, amend) in candidates.items():
+        ready: dict[str, tuple[str, bool, datetime]] = {}
+        for call_id, (uniqueid, amend, started) in candidates.items():
             if uniqueid in live:
                 self._gone_since.pop(call_id, None)
                 continue
             first = self._gone_since.setdefault(call_id, now)
             if now - first >= self.confirm_seconds:
-                ready[call_id] = (uniqueid, amend)
+                ready[call_id] = (uniqueid, amend, started)
         for stale in set(self._gone_since) - set(candidates):  # closed by their engine
             del self._gone_since[stale]
         if not ready:
             return []
         lines = await asyncio.to_thread(read_queue_log, self.queue_log,
-                                        {uid for uid, _ in ready.values()})
+                                        {uid for uid, _, _ in ready.values()},
+                                        min(at for _, _, at in ready.values()))
         closed = []
-        for call_id, (uniqueid, amend) in ready.items():
+        for call_id, (uniqueid, amend, _started) in ready.items():
             self._gone_since.pop(call_id, None)
             mine = await self._with_interfaces(lines.get(uniqueid, []))
             if amend and not any(line.event == "IVRFALLBACK" for line in mine):

@@ -2,6 +2,7 @@
 database only once their channel is gone (twice, ``confirm_seconds`` apart)."""
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,18 +21,20 @@ from ivr.store.reconcile import (
 
 T0 = datetime(2026, 12, 2, 5, 0, tzinfo=UTC)
 UID = "1796188500.12"
+B = int(time.time()) - 100  # the lines' times: just after the calls below started
 ANSWERED_BY_OPERATOR = f"""\
-1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS
-1796188500|{UID}|operator|NONE|ENTERQUEUE||13800138000|1
-1796188501|{UID}|operator|PJSIP/1002|CONNECT|1|1796188500.13|1
-1796188503|{UID}|operator|PJSIP/1002|COMPLETEAGENT|1|2|1
-1796188503|{UID}|NONE|NONE|IVRFALLBACKEND||
+{B}|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS
+{B}|{UID}|operator|NONE|ENTERQUEUE||13800138000|1
+{B + 1}|{UID}|operator|PJSIP/1002|CONNECT|1|1796188500.13|1
+{B + 3}|{UID}|operator|PJSIP/1002|COMPLETEAGENT|1|2|1
+{B + 3}|{UID}|NONE|NONE|IVRFALLBACKEND||
 """
 LAST_RESORT = f"""\
-1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS
-1796188509|{UID}|NONE|PJSIP/1004-0000002a|IVRLASTRESORT|ANSWER|4
-1796188509|{UID}|NONE|PJSIP/1004-0000002a|IVRFALLBACKEND|ANSWER|4
+{B}|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS
+{B + 9}|{UID}|NONE|PJSIP/1004-0000002a|IVRLASTRESORT|ANSWER|4
+{B + 9}|{UID}|NONE|PJSIP/1004-0000002a|IVRFALLBACKEND|ANSWER|4
 """
+STARTED = datetime.fromtimestamp(B - 20, UTC)
 
 
 def lines_of(text):
@@ -52,7 +55,7 @@ def test_answered_in_the_fallback_queue():
     found = verdict(lines_of(ANSWERED_BY_OPERATOR), T0)
     assert (found.outcome, found.agent, found.queue, found.hold_seconds) == (
         "answered", "PJSIP/1002", "operator", 1)
-    assert found.ended_at == datetime.fromtimestamp(1796188503, UTC)
+    assert found.ended_at == datetime.fromtimestamp(B + 3, UTC)
     assert [(v.queue, v.status) for v in found.visits] == [("operator", "ANSWERED")]
 
 
@@ -63,10 +66,10 @@ def test_answered_by_the_last_resort():
 
 
 def test_left_waiting_is_abandoned_and_nothing_is_lost_or_hung_up():
-    abandoned = verdict(lines_of(f"1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS\n"
-                                 f"1796188530|{UID}|operator|NONE|ABANDON|1|1|30\n"), T0)
+    abandoned = verdict(lines_of(f"{B}|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS\n"
+                                 f"{B + 30}|{UID}|operator|NONE|ABANDON|1|1|30\n"), T0)
     assert (abandoned.outcome, abandoned.visits[0].status) == ("abandoned", "ABANDONED")
-    hung_up = verdict(lines_of(f"1796188500|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS\n"), T0)
+    hung_up = verdict(lines_of(f"{B}|{UID}|NONE|NONE|IVRFALLBACK|SUCCESS\n"), T0)
     assert hung_up.outcome == "caller_hangup"
     later = T0 + timedelta(days=3000)
     nothing = verdict([], later)
@@ -86,7 +89,7 @@ def test_only_the_asked_calls_are_read(tmp_path):
 def db(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'calls.sqlite3'}")
     migrate(engine)
-    now = datetime.now(UTC)
+    now = STARTED
     with Session(engine) as s, s.begin():
         for call_id, uniqueid in (("lost", UID), ("live", "1796188600.1"),
                                   ("done", "1796188600.2")):
@@ -187,7 +190,7 @@ def test_a_record_its_engine_handed_to_the_fallback_is_amended_with_who_answered
     'routed'); the last resort answered: the record says so once the call is over."""
     engine = make_engine(f"sqlite:///{tmp_path / 'calls.sqlite3'}")
     migrate(engine)
-    now = datetime.now(UTC)
+    now = STARTED
     with Session(engine) as s, s.begin():
         s.add(Call(id="handed", asterisk_uniqueid=UID, started_at=now, ended_at=now,
                    outcome="routed", queue="emergency"))
@@ -212,3 +215,18 @@ def test_a_record_its_engine_handed_to_the_fallback_is_amended_with_who_answered
         assert (handed.outcome, handed.agent, handed.queue) == ("answered", "PJSIP/1004",
                                                                 "last_resort")
         assert s.get(Call, "plain").outcome == "routed"  # no fallback: the record stands
+
+
+def test_a_long_log_is_read_from_the_calls_start_not_from_its_beginning(tmp_path):
+    """queue_log is in time order: a binary search skips the months before the call
+    (lines from a minute before its start on are still read)."""
+    log = tmp_path / "queue_log"
+    old = "".join(f"{1700000000 + i}|{UID}|pharmacy|NONE|ENTERQUEUE||x|1\n"
+                  for i in range(0, 200_000, 10))  # an older call with the same id
+    log.write_text(old + f"{B - 60}|other.1|NONE|NONE|IVRFALLBACK|SUCCESS\n"
+                   + ANSWERED_BY_OPERATOR)
+    since = datetime.fromtimestamp(B + 30, UTC)  # started 30 s after its first line
+    found = read_queue_log(log, {UID}, since)
+    assert [line.event for line in found[UID]] == [
+        "IVRFALLBACK", "ENTERQUEUE", "CONNECT", "COMPLETEAGENT", "IVRFALLBACKEND"]
+    assert len(read_queue_log(log, {UID})[UID]) == 20_000 + 5  # without: everything
