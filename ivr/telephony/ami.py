@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 EventCallback = Callable[[Manager, Any], Any]
 
 
+def flatten_repeats(event: Any) -> Any:
+    """``event`` with each repeated header (a list) reduced to its last value."""
+    repeated = [key for key, value in event.items() if isinstance(value, list)]
+    for key in repeated:
+        values = event[key]
+        event[key] = str(values[-1]) if values else ""
+    return event
+
+
 class _Manager(Manager):
     """panoramisk's Manager that stays closed once closed."""
 
@@ -65,8 +74,14 @@ class AmiClient:
         self._manager.close()
 
     def on(self, pattern: str, callback: EventCallback) -> None:
-        """Call ``callback(manager, event)`` for each event whose name matches."""
-        self._manager.register_event(pattern, callback)
+        """Call ``callback(manager, event)`` for each event whose name matches.
+
+        panoramisk turns a header sent twice into a list; every handler here reads
+        single values, so the event it gets keeps the last one (as Asterisk's own
+        parsers do) instead of failing on a list."""
+        def single_valued(manager: Manager, event: Any) -> Any:
+            return callback(manager, flatten_repeats(event))
+        self._manager.register_event(pattern, single_valued)
 
     async def action(self, action: dict[str, str], as_list: bool = False,
                      timeout: float = 10.0) -> Any:

@@ -100,3 +100,18 @@ async def test_engine_may_start_before_asterisk_and_log_in_later():
     finally:
         client.close()
         server.close()
+
+
+def test_a_header_sent_twice_reaches_handlers_as_its_last_value():
+    """panoramisk makes a list of a repeated header; the engine's queue-event and
+    originate handlers call str methods on values, so they get single values."""
+    from panoramisk.message import Message
+
+    from ivr.telephony.ami import flatten_repeats
+
+    raw = ("Event: AgentCalled\r\nUniqueid: 1.1\r\nUniqueid: 2.2\r\nQueue: pharmacy\r\n"
+           "Queue: operator\r\nInterface: PJSIP/1001\r\n\r\n")
+    event = flatten_repeats(Message.from_line(raw))
+    assert (event["Uniqueid"], event["Queue"], event["Interface"]) == (
+        "2.2", "operator", "PJSIP/1001")
+    assert flatten_repeats(Message.from_line("Event: X\r\n\r\n"))["Event"] == "X"
