@@ -161,6 +161,24 @@ async def test_empty_queues_overflow_to_the_last_resort_at_once(flab):
             await flab.ami.queue_add(queue, "PJSIP/1002", "Agent 1002")
 
 
+async def test_a_queue_whose_members_are_all_paused_sends_the_caller_on(flab):
+    """1001, pharmacy's only member, is paused (on a break): the caller is not queued
+    there but goes straight on to the operator (1002)."""
+    pause = {"Action": "QueuePause", "Queue": "pharmacy", "Interface": "PJSIP/1001"}
+    await flab.ami.action({**pause, "Paused": "true"})
+    try:
+        since = time.time()
+        uniqueid = await flab.place("press2", "13800138104")
+        got = await wait_answer(flab, "1002", since, timeout=60)
+        record = await flab.wait(uniqueid, 30)
+    finally:
+        await flab.ami.action({**pause, "Paused": "false"})
+    assert got.headers.get("X-IVR-Department") == "operator"
+    results = [(r.queue, r.status) for r in record_queue_results(flab, record.id)]
+    assert results == [("pharmacy", "JOINEMPTY"), ("operator", "ANSWERED")]
+    assert (record.outcome, record.agent) == ("answered", "PJSIP/1002")
+
+
 async def test_a_handset_gone_mid_ring_sends_the_caller_on_to_a_person(flab):
     """1003, alone in results, rings and then unregisters: the caller leaves results
     (never to wait in an empty queue) and the operator (1002) answers."""
