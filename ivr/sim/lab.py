@@ -201,6 +201,8 @@ class Lab:
             await asyncio.to_thread(self.process.stop)
             if self._ami is not None:
                 self._ami.close()
+            if hasattr(self, "_db"):
+                self._db.dispose()
         else:
             await self.engine.stop()
         if self._started_pbx:
