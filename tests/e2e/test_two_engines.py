@@ -4,7 +4,9 @@ Engine A runs in this process (the lab's), engine B as an ``ivr serve`` child pr
 (:mod:`ivr.sim.engine_process`), each with its own state folder; both write to one
 private PostgreSQL server (started here as the store tests start theirs). The dialplan
 lists both (``pbx.engines``): calls alternate between them ([ivr-agi]). The emergency
-override, switched once in the database, reaches both engines' calls. Then B is
+override, switched once in the database, reaches both engines' calls. Due follow-ups
+are called once each, by either engine, the answered call run by the engine that placed
+it. Then B is
 killed with ``kill -9`` while a call is in its menu and another in A's: that caller
 reaches a person through the fallback (and A's reconciler closes the record B left
 open), the call on A finishes normally, and every new call goes to A (Asterisk's
@@ -16,17 +18,21 @@ has a timeout, the whole test 420 s.
 """
 
 import asyncio
+import datetime as dt
+import re
 import shutil
 import time
 from pathlib import Path
 
 import pytest
 
+from ivr.followups import store
+from ivr.followups.scheduler import OutboundCall
 from ivr.settings import PROJECT_ROOT, load_settings
 from ivr.sim.engine_process import EngineProcess
 from ivr.sim.lab import AgentSpec, Lab
 from ivr.store import switches
-from ivr.store.models import Call
+from ivr.store.models import Call, utcnow
 from tests.store.conftest import PgCluster, find_pg_bindir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
@@ -67,7 +73,9 @@ def engine_settings(work: Path, db_url: str, name: str, agi_port: int, audiosock
         engine={"agi_port": agi_port, "audiosocket_port": audiosocket_port,
                 "database_url": db_url, "dialplans": work / "dialplans",
                 "prompts": work / "prompts"},
-        followups={"enabled": False})
+        # follow-up calls at any hour, looked up often, short rings
+        followups={"poll_seconds": 0.5, "ring_seconds": 6, "max_concurrent": 2,
+                   "hours": {"mon-sun": ["00:00-24:00"]}})
 
 
 def share_state(src: Path, dst: Path) -> None:
@@ -110,6 +118,37 @@ async def until(check, timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"not within {timeout} s: {what}")
         await asyncio.sleep(0.1)
+
+
+def spy_on_originate(lab: Lab) -> list[str]:
+    """The follow-ups engine A's scheduler places (B's are the others)."""
+    scheduler = lab.engine.scheduler
+    assert scheduler is not None
+    placed: list[str] = []
+    originate = scheduler.originate
+
+    async def noting(call: OutboundCall) -> None:
+        placed.append(call.followup_id)
+        await originate(call)
+    scheduler.originate = noting
+    return placed
+
+
+async def called_back(db, followup_id: str, timeout: float):
+    deadline = time.monotonic() + timeout
+    while (item := await asyncio.to_thread(store.get, db, followup_id)).status != "done":
+        if time.monotonic() > deadline:
+            raise AssertionError(f"follow-up {followup_id[:8]}: {item.status} after "
+                                 f"{timeout} s ({[t.outcome for t in item.tries]})")
+        await asyncio.sleep(0.3)
+    return item
+
+
+def outbound_engines(lab: Lab) -> dict[str, str]:
+    """Follow-up id -> the engine Asterisk ran its answered call on (Asterisk's log)."""
+    log = (lab.pbx.host_dir / "log" / "messages.log").read_text(errors="replace")
+    return {followup: engine for engine, followup in re.findall(
+        r'AGI\("[^"]*", "agi://([0-9.:]+)/outbound\?followup=([0-9a-f-]+)', log)}
 
 
 def on_engine_a(lab: Lab, uniqueid: str) -> bool:
@@ -166,7 +205,23 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
             await asyncio.to_thread(switches.write, db, False, "", "test")
             await until(lambda: not any(f.exists() for f in flags), 5, "override off")
 
-            # 3. B dies (kill -9) with a caller in its menu and another in A's.
+            # 3. Follow-up calls: each patient called once, by one engine, and the answered
+            #    call run by the engine that placed it (FOLLOWUP_ENGINE first in [ivr-agi]).
+            placed_by_a = spy_on_originate(lab)
+            due = utcnow()
+            ids = [await lab.engine.recorder.create_followup(
+                number=f"1560000000{i}", kind="post_surgery", flow="followup_call",
+                due_at=due, deadline_at=due + dt.timedelta(days=2), reason="knee surgery",
+                created_by="e2e") for i in range(4)]
+            for followup_id in ids:
+                item = await called_back(db, followup_id, 90)
+                assert [t.outcome for t in item.tries] == ["answered_ok"], followup_id
+                assert item.status == "done"
+            ran_on = outbound_engines(lab)
+            assert {ran_on[f] for f in ids} == {ENGINE_A, ENGINE_B}  # both took a share
+            assert all((ran_on[f] == ENGINE_A) == (f in placed_by_a) for f in ids), ran_on
+
+            # 4. B dies (kill -9) with a caller in its menu and another in A's.
             pair = await place_all(lab, SCENARIO, ["13900139001", "13900139002"])
             for uniqueid in pair:
                 await opened(lab, uniqueid, 20)
@@ -175,7 +230,7 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
             killed_at = time.time()
             await asyncio.to_thread(engine_b.kill)
 
-            # 4. New calls while A's call goes on: all to A, all served.
+            # 5. New calls while A's call goes on: all to A, all served.
             after = await place_all(lab, SCENARIO, [f"1370013700{i}" for i in range(4)])
             for uniqueid in after:
                 complete(await lab.wait(uniqueid, 90))  # A closed each one itself
