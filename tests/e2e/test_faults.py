@@ -55,6 +55,17 @@ steps:
   to_appointments: {type: route, queue: appointments, priority: 1, summary: Korean caller}
   to_operator: {type: route, queue: operator, priority: 3, summary: "Korean caller: no answer"}
 """
+# Straight to one queue (context sim-flow, exten fault_<queue>): no menus to sit through.
+DIRECT_FLOW = """\
+flow: fault_{queue}
+languages: [en-US]
+start: to_{queue}
+on_error: to_operator
+steps:
+  to_{queue}: {{type: route, queue: {queue}, priority: 1, summary: "Fault test: {queue}"}}
+  to_operator: {{type: route, queue: operator, priority: 3, summary: "Fault test: operator"}}
+"""
+DIRECT_QUEUES = ("pharmacy", "results", "cardiology")
 KOREAN_PROMPTS = """\
 ko_menu: 약국 또는 예약이라고 말씀하세요.
 still_there: 아직 계십니까? 다시 말씀드리겠습니다.
@@ -68,6 +79,9 @@ def fault_settings(tmp_path_factory):
     shutil.copytree(PROJECT_ROOT / "prompts", work / "prompts")
     (work / "dialplans" / "korean_line.yaml").write_text(KOREAN_FLOW, encoding="utf-8")
     (work / "prompts" / "ko-KR.yaml").write_text(KOREAN_PROMPTS, encoding="utf-8")
+    for queue in DIRECT_QUEUES:
+        (work / "dialplans" / f"fault_{queue}.yaml").write_text(
+            DIRECT_FLOW.format(queue=queue), encoding="utf-8")
     return load_settings(
         state_dir=work / "state",
         pbx={"instance": "fault", "ami_port": 19038, "sip_port": 19060,
@@ -95,6 +109,11 @@ async def flab(fault_settings):
     finally:
         async with asyncio.timeout(120):
             await lab.stop()
+
+
+async def call_queue(lab, queue, number):
+    """A caller put straight through to ``queue`` by the engine; talks to whoever answers."""
+    return await lab.place("silent", number, context="sim-flow", exten=f"fault_{queue}")
 
 
 def answers(lab, extension, since):
@@ -136,14 +155,14 @@ async def test_agents_stay_in_their_queues_across_an_asterisk_restart(flab):
 
 
 async def test_empty_queues_overflow_to_the_last_resort_at_once(flab):
-    """Nobody in nurse, operator or emergency: the caller is not left waiting in any of
+    """Nobody in cardiology, operator or emergency: the caller is not left waiting in any of
     them; the last resort (1004) rings within EMPTY_QUEUE_BOUND of the engine giving up."""
     for queue in ("operator", "emergency"):
         await flab.ami.queue_remove(queue, "PJSIP/1002")
     try:
-        assert not await members(flab, "nurse") and not await members(flab, "operator")
+        assert not await members(flab, "cardiology") and not await members(flab, "operator")
         since = time.time()
-        uniqueid = await flab.place("press4", "13800138102")
+        uniqueid = await call_queue(flab, "cardiology", "13800138102")
         got = await wait_answer(flab, "1004", since, timeout=60)
         record = await flab.wait_record(uniqueid, lambda c: c.ended_at is not None, 30)
         routed = [e for e in record_events(flab, record.id) if e.kind == "route"]
@@ -168,7 +187,7 @@ async def test_a_queue_whose_members_are_all_paused_sends_the_caller_on(flab):
     await flab.ami.action({**pause, "Paused": "true"})
     try:
         since = time.time()
-        uniqueid = await flab.place("press2", "13800138104")
+        uniqueid = await call_queue(flab, "pharmacy", "13800138104")
         got = await wait_answer(flab, "1002", since, timeout=60)
         record = await flab.wait(uniqueid, 30)
     finally:
@@ -186,7 +205,7 @@ async def test_a_handset_gone_mid_ring_sends_the_caller_on_to_a_person(flab):
     handset.answering = False
     handset.rang.clear()
     since = time.time()
-    uniqueid = await flab.place("press3", "13800138103")
+    uniqueid = await call_queue(flab, "results", "13800138103")
     assert await asyncio.to_thread(handset.rang.wait, 60), "1003 never rang"
     await asyncio.to_thread(handset.unregister)
     gone = time.time()
@@ -318,7 +337,7 @@ async def test_engine_killed_while_the_caller_is_queued_the_agent_still_answers(
     handset.answer_delay, handset.answering = 1.0, True
     handset.rang.clear()
     try:
-        uniqueid = await flab.place("press2", "13800138203")
+        uniqueid = await call_queue(flab, "pharmacy", "13800138203")
         assert await asyncio.to_thread(handset.rang.wait, 60), "1001 never rang"
         died = await crash_engine(flab)
         got = await wait_answer(flab, "1001", died, timeout=30)
