@@ -135,7 +135,8 @@ class Engine:
             # close the records of calls a crashed engine lost, from Asterisk's queue_log
             reconciler = Reconciler(self.recorder.engine, self.pbx.host_dir / "log" / "queue_log",
                                     ami_live_channels(self.ami),
-                                    ami_member_interface(self.ami))
+                                    ami_member_interface(self.ami),
+                                    in_progress=lambda: set(self.active.values()))
             self._reconciling = asyncio.ensure_future(reconciler.run_forever())
         log.info("engine listening: FastAGI %s:%s, AudioSocket %s:%s",
                  s.engine.host, s.engine.agi_port, s.engine.host, s.engine.audiosocket_port)

@@ -17,8 +17,10 @@ an end may belong to a live peer. The rule here needs no engine ids or heartbeat
 CoreShowChannels), seen gone twice at least ``confirm_seconds`` apart. A live engine
 closes its own record within moments of the hangup, so it always wins; a call still
 waiting in the fallback queue has a live channel and stays open until it ends. The
-cost per run is one indexed query (calls started in the last ``window``, not ended)
-and, only when one of them may be lost, one AMI action and one read of queue_log.
+cost per run is two indexed queries (calls started in the last ``window``, not ended;
+calls handed to the fallback in the last ``amend_window``) and, only when one of them
+is not this engine's own call in progress, one AMI action (CoreShowChannels); a read
+of queue_log (from the calls' start on) only once a channel is gone.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,6 +239,8 @@ class Reconciler:
     queue_log: Path
     live_channels: LiveChannels
     member_interface: MemberInterface | None = None
+    # call ids this process is running now: live by definition, no need to ask Asterisk
+    in_progress: Callable[[], Collection[str]] = frozenset
     confirm_seconds: float = 5.0  # a channel must stay gone this long before we close
     window: timedelta = timedelta(days=1)  # periodic runs look at calls started since
     clock: Callable[[], float] = time.monotonic
@@ -278,6 +282,9 @@ class Reconciler:
     async def run_once(self) -> list[str]:
         """One pass; returns the ids of the records closed or amended."""
         candidates = await asyncio.to_thread(self._candidates)
+        mine = self.in_progress()
+        for call_id in [cid for cid in candidates if cid in mine]:
+            del candidates[call_id]
         horizon = self.clock() - self.amend_window.total_seconds()
         for stale in [cid for cid, at in self._checked.items() if at < horizon]:
             del self._checked[stale]

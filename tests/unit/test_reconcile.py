@@ -230,3 +230,15 @@ def test_a_long_log_is_read_from_the_calls_start_not_from_its_beginning(tmp_path
     assert [line.event for line in found[UID]] == [
         "IVRFALLBACK", "ENTERQUEUE", "CONNECT", "COMPLETEAGENT", "IVRFALLBACKEND"]
     assert len(read_queue_log(log, {UID})[UID]) == 20_000 + 5  # without: everything
+
+
+def test_calls_this_engine_is_running_cost_no_question_to_asterisk(db, tmp_path):
+    asked = []
+
+    async def channels():
+        asked.append(1)
+        return set()
+
+    rec = Reconciler(db, tmp_path / "queue_log", channels, confirm_seconds=0,
+                     in_progress=lambda: {"lost", "live"}, clock=Clock())
+    assert asyncio.run(rec.run_once()) == [] and asked == []
