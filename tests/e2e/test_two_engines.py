@@ -192,7 +192,7 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
             for record in records:
                 complete(record)
             took_a = [u for u in first if on_engine_a(lab, u)]
-            assert 1 <= len(took_a) <= 3, f"engine A took {len(took_a)} of 4"
+            assert len(took_a) == 2, f"engine A took {len(took_a)} of 4"  # round robin
 
             # 2. The emergency override, switched once in the database, reaches both.
             db = lab.engine.recorder.engine
