@@ -5,7 +5,7 @@
 The engine runs one pass every 5 s. Figures printed:
 - a quiet pass (nothing open): the one indexed query, with ``--calls`` closed records
   in a SQLite database;
-- a busy pass: 50 calls in progress (their channels live), so the query, one AMI
+- a busy pass: 50 calls in progress on a peer engine (channels live): the queries, one AMI
   answer (simulated here: a set) and nothing else;
 - closing lost calls: 20 records lost to a crash, read from a queue_log of
   ``--log-mb`` MB (the streamed scan is the cost), closed in one pass;
@@ -101,7 +101,7 @@ def main() -> None:
 
     rec = Reconciler(busy, work / "queue_log", those_live)
     b = timed(rec, 50)
-    print(f"busy pass, 50 calls in progress: p50 {statistics.median(b):.2f} ms, "
+    print(f"busy pass, 50 calls in progress on a peer engine: p50 {statistics.median(b):.2f} ms, "
           f"max {max(b):.2f} ms")
 
     lost_db = make_engine(f"sqlite:///{work / 'lost.sqlite3'}")
