@@ -24,6 +24,13 @@ command (see :mod:`ivr.telephony.eagi_audio`), so a spoken answer is taken
 after the prompt: keys interrupt the prompt (STREAM FILE escape digits), speech
 cannot. A hangup arrives as SIGHUP (or ``511`` replies with ``AGISIGHUP=no``)
 and surfaces as :class:`~ivr.telephony.errors.CallerHangup`.
+
+A process per call pays its start on the caller's time, so the start is kept short:
+the validated flow set comes from the state folder's flow cache
+(:mod:`ivr.flows.flow_cache`, written by the first call after a change), and the
+triage rules (about a second of pattern compiling) and the recogniser are loaded at
+their first use: a call answered by keys never loads them (``benchmarks/load.py``
+measures the time to the first command).
 """
 
 from __future__ import annotations
