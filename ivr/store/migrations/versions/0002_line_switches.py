@@ -18,6 +18,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # a database made by create_all (a seeded demo, an old tool) already has it: adopted
+    if "line_switches" in sa.inspect(op.get_bind()).get_table_names():
+        return
     op.create_table(
         "line_switches",
         sa.Column("name", sa.String(length=32), nullable=False),
