@@ -49,6 +49,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import gc
 import json
 import os
 import platform
@@ -89,6 +90,7 @@ class CallTrace:
     commands: list[tuple[str, float, float | None, Any]] = field(default_factory=list)
     last_speech_at: float | None = None
     heard_at: float | None = None  # hear() returned with words
+    end_of_speech_at: float | None = None  # the detector's end of the utterance
     key_at: float | None = None  # first key heard over AudioSocket: its DTMF frame read
     key_heard_at: float | None = None  # hear() returned with that key
 
@@ -130,6 +132,7 @@ def instrument(lab: Lab) -> None:
             trace.key_at, trace.key_heard_at = key_at, time.monotonic()
         if heard.text and trace.heard_at is None and self.turns:
             trace.last_speech_at = self.turns[-1].last_speech_at
+            trace.end_of_speech_at = self.turns[-1].end_of_speech_at
             trace.heard_at = time.monotonic()
         return heard
 
@@ -203,12 +206,17 @@ def _key_reply_to_next_ms(trace: CallTrace, before: float | None) -> float | Non
     return None
 
 
-def spoken_turn_ms(trace: CallTrace) -> float | None:
+def spoken_turn_ms(trace: CallTrace) -> tuple[float, float | None] | None:
+    """(last speech -> reply written, of which after the detector's end)."""
     if trace.last_speech_at is None or trace.heard_at is None:
         return None
     after = [sent for line, sent, *_ in trace.commands
              if sent >= trace.heard_at and line.startswith("STREAM FILE")]
-    return (after[0] - trace.last_speech_at) * 1000 if after else None
+    if not after:
+        return None
+    end = trace.end_of_speech_at
+    return ((after[0] - trace.last_speech_at) * 1000,
+            None if end is None else (after[0] - end) * 1000)
 
 
 def setup_ms(trace: CallTrace) -> float | None:
@@ -367,7 +375,9 @@ async def step(lab: Lab, mode: Mode, n: int, timeout: float, numbers: Any) -> di
     after = Usage.now(lab)
     done = [r for r in rows if r["completed"]]
     keys = [r["key_ms"] for r in done if r.get("key_ms") is not None]
-    spoken = [r["spoken_ms"] for r in done if r.get("spoken_ms") is not None]
+    spoken = [r["spoken_ms"][0] for r in done if r.get("spoken_ms") is not None]
+    after_end = [r["spoken_ms"][1] for r in done
+                 if r.get("spoken_ms") is not None and r["spoken_ms"][1] is not None]
     setups = [r["setup_ms"] for r in done if r.get("setup_ms") is not None]
     return {
         "mode": mode.name, "simultaneous": n, "placed": len(rows), "completed": len(done),
@@ -375,7 +385,11 @@ async def step(lab: Lab, mode: Mode, n: int, timeout: float, numbers: Any) -> di
         "late_frames": LATE["late"] - late0["late"], "frames": LATE["frames"] - late0["frames"],
         "key_p50_ms": pct(keys, 50), "key_p95_ms": pct(keys, 95), "key_n": len(keys),
         "spoken_p50_ms": pct(spoken, 50), "spoken_p95_ms": pct(spoken, 95),
-        "spoken_n": len(spoken), "setup_p50_ms": pct(setups, 50),
+        "spoken_n": len(spoken),
+        # of the spoken turn: after the end-of-utterance pause (recognition, media, flow)
+        "spoken_after_pause_p50_ms": pct(after_end, 50),
+        "spoken_after_pause_p95_ms": pct(after_end, 95),
+        "setup_p50_ms": pct(setups, 50),
         "setup_p95_ms": pct(setups, 95),
         "engine_cpu_s_per_call": round((after.engine_cpu - before.engine_cpu) / n, 3),
         "engine_rss_mb": round(after.engine_rss, 1),
@@ -394,7 +408,9 @@ def print_step(s: dict[str, Any]) -> None:
     print(f"  {s['mode']:<8} {s['simultaneous']:>4} at once: placed {s['placed']}, completed "
           f"{s['completed']}, routed {s['routed']}; late frames {s['late_frames']}/"
           f"{s['frames']}; key->next p50/p95 {f(s['key_p50_ms'])}/{f(s['key_p95_ms'])} ms;"
-          f" spoken p50/p95 {f(s['spoken_p50_ms'])}/{f(s['spoken_p95_ms'])} ms; set-up p50 "
+          f" spoken p50/p95 {f(s['spoken_p50_ms'])}/{f(s['spoken_p95_ms'])} ms (after the "
+          f"pause {f(s.get('spoken_after_pause_p50_ms'))}/"
+          f"{f(s.get('spoken_after_pause_p95_ms'))}); set-up p50 "
           f"{f(s['setup_p50_ms'])} ms; CPU/call engine {s['engine_cpu_s_per_call']} s, "
           f"Asterisk {s['asterisk_cpu_s_per_call']} s; RSS engine {s['engine_rss_mb']} MB "
           f"({s['engine_rss_kb_per_call']:+} KB/call), Asterisk {s['asterisk_rss_mb']} MB; "
@@ -528,9 +544,17 @@ async def compare_eagi(lab: Lab, calls: int, timeout: float) -> dict[str, Any] |
 
 
 # --- RSS over many calls --------------------------------------------------------------
+def settled_rss(lab: Lab) -> float:
+    """This process's RSS after a collection, without what the lab itself keeps (its
+    log of AMI events, which grows with every call: not the engine's)."""
+    lab.ami_events.clear()
+    gc.collect()
+    return Usage.now(lab).engine_rss
+
+
 async def rss_run(lab: Lab, total: int, wave_size: int, timeout: float, numbers: Any
                   ) -> dict[str, Any]:
-    samples = [(0, Usage.now(lab).engine_rss)]
+    samples = [(0, settled_rss(lab))]
     done = failed = 0
     began = time.monotonic()
     while done < total:
@@ -539,7 +563,7 @@ async def rss_run(lab: Lab, total: int, wave_size: int, timeout: float, numbers:
         failed += sum(1 for r in rows if not (r["completed"] and r["routed"]))
         done += n
         if done % 100 == 0 or done == total:
-            samples.append((done, Usage.now(lab).engine_rss))
+            samples.append((done, settled_rss(lab)))
             print(f"  RSS after {done} calls: {samples[-1][1]:.1f} MB "
                   f"[{time.monotonic() - began:.0f} s]", flush=True)
     tail = [s for s in samples if s[0] >= min(100, total)]
