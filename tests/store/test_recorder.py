@@ -21,7 +21,9 @@ async def test_events_are_visible_before_the_call_ends(db_url, privacy, tmp_path
     rec.listeners.append(lambda uid, cid, e: seen.append((uid, e.kind)))
     call_id = await rec.start("1700.1", "PJSIP/t-1", "13800138000", "main", "abc")
     await rec.event(call_id, "step", "welcome", type="say")
-    # a second reader (another process, a report) sees it mid-call
+    # written behind the call: once the batch is out, a second reader (another process,
+    # a report) sees it mid-call
+    await rec.flush()
     other = recorder(db_url, privacy, tmp_path)
     mid = other.get(call_id)
     assert mid.ended_at is None and [e.kind for e in mid.events] == ["start", "step"]
