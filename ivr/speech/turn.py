@@ -180,8 +180,6 @@ async def _turn(loop: asyncio.AbstractEventLoop, ticker: _Ticker, stream: MediaS
         if speech_deadline is not None and now >= speech_deadline:
             result.truncated = True
             break
-        if early is not None and not early.done():
-            await asyncio.sleep(0)  # frames queued up: let the early decode's result in
         frame = await stream.audio_in.get()
         if frame:
             ticker.taken_at = loop.time()
@@ -237,9 +235,17 @@ async def _turn(loop: asyncio.AbstractEventLoop, ticker: _Ticker, stream: MediaS
                 pending = []
                 early = loop.run_in_executor(executor, peek)
                 continue
-            elif early is not None and early.done() and is_complete is not None:
-                vad.answer_complete = bool(not early.exception()
-                                           and is_complete(getattr(early.result(), "text", "")))
+            elif early is not None and is_complete is not None:
+                if not early.done() and vad.quiet_ms >= vad.cfg.complete_end_ms - 20:
+                    # the short pause is reached: whether it ends the turn is this decode's
+                    # to say, so wait for it (at most until the long pause would end it)
+                    left = max(0.0, (vad.cfg.end_ms - vad.quiet_ms) / 1000)
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(asyncio.shield(early), left)
+                if early.done():
+                    vad.answer_complete = bool(
+                        not early.exception()
+                        and is_complete(getattr(early.result(), "text", "")))
         if len(pending) >= 10 and early is None:  # 200 ms chunks, off the event loop;
             await decode(b"".join(pending))  # after an early decode only quiet: held back
             pending = []
