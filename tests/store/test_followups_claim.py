@@ -88,8 +88,10 @@ async def test_racing_schedulers_call_each_patient_once(recorder, engines):
     ids = {await new(recorder, i, T0 - dt.timedelta(minutes=i)) for i in range(24)}
     clock = Clock()
     ast_a, ast_b = Asterisk(), Asterisk()
-    a = scheduler(engines[0], recorder, ast_a, clock)
-    b = scheduler(engines[1], recorder, ast_b, clock)
+    # the test answers each round's calls itself (busy): a long ring window, so a busy
+    # machine's slow poll never turns a call into "no word from Asterisk"
+    a = scheduler(engines[0], recorder, ast_a, clock, ring_seconds=5)
+    b = scheduler(engines[1], recorder, ast_b, clock, ring_seconds=5)
     placed_a: list[str] = []
     placed_b: list[str] = []
     for _ in range(20):  # bounded: 24 follow-ups, up to 6 calls per round
