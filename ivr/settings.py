@@ -7,12 +7,9 @@ on first use into the state folder, mode 0600, and never committed.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import os
 import secrets
-from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +21,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from ivr.file_lock import locked
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_ADDRESS = r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$"  # host:port, as a dialplan may hold it
@@ -195,7 +194,7 @@ class Secrets(BaseModel):
         from ivr.privacy._files import private_dir, write_private
 
         private_dir(path.parent, tighten=True)
-        with _locked(path.with_name(f".{path.name}.lock")):
+        with locked(path.with_name(f".{path.name}.lock")):
             if path.exists():
                 raw = json.loads(path.read_text())
                 made = cls.model_validate(raw)
@@ -218,23 +217,13 @@ class Secrets(BaseModel):
     def save(self, path: Path) -> None:
         from ivr.privacy._files import write_private
 
-        with _locked(path.with_name(f".{path.name}.lock")):
+        with locked(path.with_name(f".{path.name}.lock")):
             write_private(path, json.dumps(self.model_dump(), indent=2).encode())
 
 
 def new_agi_secret() -> str:
     """64 hex digits: safe inside a dialplan expression (no ``,$[]{}`` to escape)."""
     return secrets.token_hex(32)
-
-
-@contextlib.contextmanager
-def _locked(lock: Path) -> Iterator[None]:
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 # The agent handsets provisioned in pjsip.conf (nurses' and agents' SIP phones).

@@ -12,9 +12,7 @@ which adds what those tables lacked and keeps their rows.
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +29,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.pool import StaticPool
 
+from ivr.file_lock import locked
 from ivr.privacy._files import private_dir, private_file
 from ivr.store.models import Base
 
@@ -159,13 +158,8 @@ def _sqlite_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or is_memory(engine.url):
         yield
         return
-    lock = Path(f"{engine.url.database}.migrate-lock")
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with locked(Path(f"{engine.url.database}.migrate-lock")):
         yield
-    finally:
-        os.close(fd)
 
 
 def migrate(target: Engine | str | URL) -> str:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ivr.store.journal import parse_op
+
 log = logging.getLogger(__name__)
 
 Op = dict[str, Any]
@@ -178,7 +180,7 @@ def orphans(journal_path: Path) -> list[Orphan]:
             fds.append(fd)
             with os.fdopen(os.dup(fd), "rb") as f:
                 for raw in f.read().splitlines(keepends=True):
-                    op = _parse(raw)
+                    op = parse_op(raw)
                     if op is None:
                         torn += 1
                     else:
@@ -190,13 +192,3 @@ def orphans(journal_path: Path) -> list[Orphan]:
         for fd in fds:  # part of a live process's logs: none of it is ours
             os.close(fd)
     return found
-
-
-def _parse(raw: bytes) -> Op | None:
-    if not raw.endswith(b"\n"):
-        return None
-    try:
-        op = json.loads(raw)
-    except ValueError:
-        return None
-    return op if isinstance(op, dict) and "op" in op else None

@@ -21,7 +21,6 @@ scripts, ``ivr db replay``): each append and each replay holds an exclusive
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
+from ivr.file_lock import locked
 from ivr.privacy._files import private_dir
 from ivr.store.database import is_unreachable, redacted
 
@@ -101,7 +101,7 @@ class Journal:
 
     def ops(self) -> list[Op]:
         """The readable operations waiting, oldest first."""
-        return [op for op in map(_parse, self.lines()) if op is not None]
+        return [op for op in map(parse_op, self.lines()) if op is not None]
 
     def replay(self, apply: Callable[[Op], None]) -> ReplayResult:
         """Apply the journalled operations in order; stop at the first one that finds the
@@ -111,7 +111,7 @@ class Journal:
             lines = self.lines()
             done = 0
             for number, raw in enumerate(lines, 1):
-                op = _parse(raw)
+                op = parse_op(raw)
                 if op is None:
                     torn = number == len(lines) and not raw.endswith(b"\n")
                     self._reject(raw, number, "torn: the writer died mid-line" if torn
@@ -145,15 +145,12 @@ class Journal:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         private_dir(self.path.parent)  # 0700, its missing parents too
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with locked(self.lock_path):
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
 
-def _parse(raw: bytes) -> Op | None:
+def parse_op(raw: bytes) -> Op | None:
+    """One journal line as an operation; None for a torn last line or junk."""
     if not raw.endswith(b"\n"):  # the writer died mid-line
         return None
     try:
