@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr.settings import PROJECT_ROOT, load_settings
+from ivr.settings import PROJECT_ROOT
 from ivr.sim.lab import AgentSpec, Lab
 from ivr.speech.audio import read_wav, to_telephone, write_wav
+from tests.e2e.own_lab import lab_settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="session")]
 
@@ -75,22 +76,16 @@ still_there: 아직 계십니까? 다시 말씀드리겠습니다.
 @pytest.fixture(scope="module")
 def fault_settings(tmp_path_factory):
     work = tmp_path_factory.mktemp("faults")
-    shutil.copytree(PROJECT_ROOT / "dialplans", work / "dialplans")
-    shutil.copytree(PROJECT_ROOT / "prompts", work / "prompts")
+    settings = lab_settings(
+        work, "fault", ami=19038, sip=19060, rtp=range(13400, 13600), agi=19573,
+        audiosocket=19575, state_dir=work / "state",
+        pbx={"root": PROJECT_ROOT / ".pbx" / "root", "last_resort": "PJSIP/1004,20"})
     (work / "dialplans" / "korean_line.yaml").write_text(KOREAN_FLOW, encoding="utf-8")
     (work / "prompts" / "ko-KR.yaml").write_text(KOREAN_PROMPTS, encoding="utf-8")
     for queue in DIRECT_QUEUES:
         (work / "dialplans" / f"fault_{queue}.yaml").write_text(
             DIRECT_FLOW.format(queue=queue), encoding="utf-8")
-    return load_settings(
-        state_dir=work / "state",
-        pbx={"instance": "fault", "ami_port": 19038, "sip_port": 19060,
-             "rtp_start": 13400, "rtp_end": 13599, "root": PROJECT_ROOT / ".pbx" / "root",
-             "last_resort": "PJSIP/1004,20"},
-        engine={"agi_port": 19573, "audiosocket_port": 19575,
-                "database_url": f"sqlite:///{work / 'calls.sqlite3'}",
-                "dialplans": work / "dialplans", "prompts": work / "prompts"},
-        followups={"enabled": False})
+    return settings
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

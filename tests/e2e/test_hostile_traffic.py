@@ -13,9 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import random
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,9 +21,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from ivr.settings import load_settings
-from ivr.sim.lab import AgentSpec, Lab
+from ivr.sim.lab import AgentSpec
 from ivr.telephony import audiosocket as aus
+from tests.e2e.own_lab import lab_settings, running_lab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 log = logging.getLogger(__name__)
@@ -45,33 +43,16 @@ RSS_GROWTH_MB = 30
 
 @pytest.fixture(scope="module")
 def fuzz_settings(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("the end-to-end tests run Asterisk in a chroot: run them as root")
-    work = tmp_path_factory.mktemp("fuzz")
-    root = Path(__file__).parents[2]
-    shutil.copytree(root / "dialplans", work / "dialplans")
-    shutil.copytree(root / "prompts", work / "prompts")
-    return load_settings(
-        pbx={"instance": "fuzz", "ami_port": AMI, "sip_port": SIP,
-             "rtp_start": RTP.start, "rtp_end": RTP.stop - 1},
-        engine={"agi_port": AGI, "audiosocket_port": AUDIOSOCKET,
-                "database_url": f"sqlite:///{work / 'calls.sqlite3'}",
-                "dialplans": work / "dialplans", "prompts": work / "prompts"},
-        followups={"enabled": False})
+    return lab_settings(tmp_path_factory.mktemp("fuzz"), "fuzz", ami=AMI, sip=SIP, rtp=RTP,
+                        agi=AGI, audiosocket=AUDIOSOCKET)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def lab(fuzz_settings):
     agents = [AgentSpec("1001", ["pharmacy", "emergency", "operator"], talk_seconds=2.5)]
-    async with asyncio.timeout(600):
-        running = Lab(fuzz_settings, agents, handset_port_base=HANDSET_SIP,
-                      handset_rtp_base=HANDSET_RTP)
-        await running.start()
-    try:
+    async with running_lab(fuzz_settings, agents, handset_sip=HANDSET_SIP,
+                           handset_rtp=HANDSET_RTP) as running:
         yield running
-    finally:
-        async with asyncio.timeout(120):
-            await running.stop()
 
 
 def rss_mb() -> float:
@@ -191,7 +172,8 @@ async def attacker() -> asyncio.subprocess.Process:
     """The junk senders in a process of their own (this file run as a script), so
     their buffers and CPU are not counted as the engine's, which runs in this one."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, __file__, stdout=asyncio.subprocess.PIPE)
+        sys.executable, "-m", "tests.e2e.test_hostile_traffic", stdout=asyncio.subprocess.PIPE,
+        cwd=Path(__file__).parents[2])  # from the project root: `tests.e2e` importable
 
 
 async def test_junk_on_both_ports_leaves_a_live_call_untouched(lab):

@@ -5,17 +5,16 @@ what SECURITY.md says."""
 import asyncio
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
-from ivr.settings import load_settings
-from ivr.sim.lab import AgentSpec, Lab
+from ivr.sim.lab import AgentSpec
 from ivr.telephony.agi_auth import agi_token
 from ivr.telephony.errors import AmiError
+from tests.e2e.own_lab import lab_settings, running_lab
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
@@ -28,33 +27,16 @@ CALLER = "13900139017"  # must not appear in clear in Asterisk's logs
 
 @pytest.fixture(scope="module")
 def sec_settings(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("the end-to-end tests run Asterisk in a chroot: run them as root")
-    work = tmp_path_factory.mktemp("sec")
-    root = Path(__file__).parents[2]
-    shutil.copytree(root / "dialplans", work / "dialplans")
-    shutil.copytree(root / "prompts", work / "prompts")
-    return load_settings(
-        pbx={"instance": "sec", "ami_port": AMI, "sip_port": SIP,
-             "rtp_start": RTP.start, "rtp_end": RTP.stop - 1},
-        engine={"agi_port": AGI, "audiosocket_port": AUDIOSOCKET,
-                "database_url": f"sqlite:///{work / 'calls.sqlite3'}",
-                "dialplans": work / "dialplans", "prompts": work / "prompts"},
-        followups={"enabled": False})
+    return lab_settings(tmp_path_factory.mktemp("sec"), "sec", ami=AMI, sip=SIP, rtp=RTP,
+                        agi=AGI, audiosocket=AUDIOSOCKET)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def lab(sec_settings):
     agents = [AgentSpec("1001", ["pharmacy", "emergency", "operator"], talk_seconds=4.0)]
-    async with asyncio.timeout(600):
-        running = Lab(sec_settings, agents, handset_port_base=HANDSET_SIP,
-                      handset_rtp_base=HANDSET_RTP)
-        await running.start()
-    try:
+    async with running_lab(sec_settings, agents, handset_sip=HANDSET_SIP,
+                           handset_rtp=HANDSET_RTP) as running:
         yield running
-    finally:
-        async with asyncio.timeout(120):
-            await running.stop()
 
 
 def listeners() -> list[tuple[str, str, int, set[int]]]:
