@@ -19,6 +19,7 @@ from ivr.flows.runner import FlowRunner
 from ivr.followups.outbound import ARG_FOLLOWUP, ROUTE, run_followup_call
 from ivr.followups.scheduler import FollowupScheduler, ami_originate
 from ivr.followups.window import span
+from ivr.live.board import LiveBoard
 from ivr.pbx import PbxInstance
 from ivr.pbx.eagi import emergency_flags
 from ivr.settings import Settings
@@ -75,6 +76,7 @@ class Engine:
         self.rules = RulesStore(rules)
         self._tasks: set[asyncio.Future[None]] = set()
         self._replayer: asyncio.Future[None] | None = None
+        self.live: LiveBoard | None = None  # calls and agents now, for the staff's pages
 
     # --- lifecycle -----------------------------------------------------------
     async def start(self, connect_ami: bool = True, require_ami: bool = True) -> None:
@@ -88,6 +90,8 @@ class Engine:
         # keys, journal and recordings under this engine's state folder, not the default's
         self.recorder = await asyncio.to_thread(CallRecorder, s.database_url, settings=s)
         self.recorder.listeners.extend(self.listeners)
+        self.live = LiveBoard(self.recorder.privacy.display_number)
+        self.live.attach_recorder(self.recorder)
         self._replayer = asyncio.ensure_future(self._replay_journal(self.recorder))
         # the emergency override of the whole line (every engine on this database), kept
         # in this engine's flag files, which calls and the scheduler read
@@ -130,6 +134,9 @@ class Engine:
             for name in ("AgentCalled", "AgentConnect", "AgentComplete",
                          "QueueCallerAbandon", "QueueCallerJoin"):
                 self.ami.on(name, self._on_queue_event)
+            assert self.live is not None
+            self.live.attach_ami(self.ami)  # and a QueueStatus at each login:
+            self._live_sync = asyncio.ensure_future(self.live.follow(self.ami))
             if s.followups.enabled:
                 self._start_followups()
             # close the records of calls a crashed engine lost, from Asterisk's queue_log
@@ -196,6 +203,8 @@ class Engine:
             self._replayer.cancel()
         if getattr(self, "_reconciling", None) is not None:
             self._reconciling.cancel()
+        if getattr(self, "_live_sync", None) is not None:
+            self._live_sync.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.flows.stop()

@@ -25,6 +25,7 @@ __all__ = [
     "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt", "ProtocolAnswer",
     "QueueCallerAbandon", "QueueCallerJoin", "QueueResult", "RedFlag", "Route", "Schedule",
     "SetVars", "Start", "Step", "Stored", "Subflow", "Survey", "Triage", "Turn", "Verify",
+    "VoiceCue",
     "ami_event", "decode", "decode_flat",
 ]
 
@@ -107,6 +108,10 @@ class Start(Event):
 
     kind: ClassVar[str] = "start"
     channel: str = ""
+    # the call row's columns, for live listeners (ivr/live/board.py); the number masked
+    caller_masked: str = _opt("")
+    flow: str = _opt("")
+    language: str = _opt("")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -469,6 +474,26 @@ class QueueCallerJoin(AmiQueueEvent):
     kind: ClassVar[str] = "ami:QueueCallerJoin"
 
 
+# --- during the agent's call (ivr/triage/voice_watch.py) ----------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class VoiceCue(Event):
+    """The caller's voice after the bridge, scored against their own start: ``score`` of
+    the latest window, ``baseline`` the score of their first seconds, ``rising`` when it
+    is clearly above (the console shows "caller sounds more distressed"; nothing acts on
+    it). ``drivers``: the features behind the score. Recorded when ``rising`` changes."""
+
+    kind: ClassVar[str] = "voice_cue"
+    score: float = 0.0
+    baseline: float = 0.0
+    rising: bool = False
+    drivers: list[str] = field(default_factory=list)
+
+    def describe(self) -> str | None:
+        trend = "rising" if self.rising else "settled"
+        return f"    voice cue: {trend}, score {self.score:.2f} (baseline {self.baseline:.2f})"
+
+
 # --- anything else ----------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -491,7 +516,7 @@ KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
     NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Route, QueueResult, Callback, Survey,
     Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect, AgentComplete,
-    QueueCallerAbandon, QueueCallerJoin)}
+    QueueCallerAbandon, QueueCallerJoin, VoiceCue)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})

@@ -409,13 +409,15 @@ class CallRecorder:
         call_id = str(uuid.uuid4())
         self._seq[call_id] = 0
         self._uniqueid[call_id] = uniqueid
+        masked = self.privacy.display_number(caller)
         self.submit({
             "op": "start", "call_id": call_id, "uniqueid": uniqueid, "channel": channel,
             "caller_hash": self.privacy.caller_hash(caller),
-            "caller_masked": self.privacy.display_number(caller), "flow": flow,
+            "caller_masked": masked, "flow": flow,
             "flow_version": flow_version, "language": language, "direction": direction,
             "at": utcnow().isoformat()})
-        await self.record(call_id, ev.Start(channel=channel))
+        await self.record(call_id, ev.Start(
+            channel=channel, caller_masked=masked, flow=flow, language=language))
         return call_id
 
     async def record(self, call_id: str, event: Event) -> None:
