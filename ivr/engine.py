@@ -77,6 +77,7 @@ class Engine:
         self._tasks: set[asyncio.Future[None]] = set()
         self._replayer: asyncio.Future[None] | None = None
         self.live: LiveBoard | None = None  # calls and agents now, for the staff's pages
+        self.web: Any = None  # the staff's web pages (aiohttp AppRunner), if enabled
 
     # --- lifecycle -----------------------------------------------------------
     async def start(self, connect_ami: bool = True, require_ami: bool = True) -> None:
@@ -145,6 +146,10 @@ class Engine:
                                     ami_member_interface(self.ami),
                                     in_progress=lambda: set(self.active.values()))
             self._reconciling = asyncio.ensure_future(reconciler.run_forever())
+        if s.web.enabled:  # the staff's pages (ivr/web/): console, wallboard, /metrics
+            from ivr.web.app import start_web
+
+            self.web = await start_web(self)
         log.info("engine listening: FastAGI %s:%s, AudioSocket %s:%s",
                  s.engine.host, s.engine.agi_port, s.engine.host, s.engine.audiosocket_port)
 
@@ -197,6 +202,9 @@ class Engine:
                     log.exception("journal replay failed; trying again later")
 
     async def stop(self) -> None:
+        if self.web is not None:  # first: no page reads a closing recorder
+            await self.web.cleanup()
+            self.web = None
         if getattr(self, "_switches", None) is not None:
             self._switches.cancel()
         if self._replayer is not None:

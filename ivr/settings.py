@@ -118,6 +118,34 @@ class FollowupSettings(BaseModel):
         return self
 
 
+class WebSettings(BaseModel):
+    """The staff web side (agent console, wallboard): served by the engine itself.
+
+    Off by default and on loopback: put it behind the site's TLS reverse proxy (then set
+    ``secure_cookie``). Staff sign in with an Argon2id password (``ivr staff set-password``)
+    or, when ``proxy_user_header`` is set, the proxy's identity header, trusted only from
+    ``trusted_proxies``.
+    """
+
+    enabled: bool = Field(False, description="Serve the staff web pages (ivr serve).")
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    session_idle_minutes: float = Field(30.0, gt=0, description="Signed out after this idle.")
+    session_max_hours: float = Field(12.0, gt=0, description="Signed out after this, always.")
+    secure_cookie: bool = Field(False, description="Cookie only over HTTPS (behind TLS).")
+    # extra origins a state-changing request may come from (the proxy's public address)
+    allowed_origins: list[str] = Field(default_factory=list)
+    login_max_failures: int = Field(5, ge=1, description="Failed sign-ins before a pause.")
+    login_lockout_seconds: float = Field(300.0, gt=0)
+    proxy_user_header: str = Field("", description="e.g. X-Remote-User; empty: off.")
+    trusted_proxies: list[str] = Field(default_factory=list, description=(
+        "Addresses/networks whose proxy_user_header is believed."))
+    # staff login -> handset extension, until/unless agents.yaml names the user
+    agent_extensions: dict[str, str] = Field(default_factory=dict)
+    knowledge: Path = Field(PROJECT_ROOT / "knowledge" / "drugs_guidelines.yaml",
+                            description="The clinician-owned drug/guideline file.")
+
+
 class Settings(BaseSettings):
     """All settings; see README "Configuration"."""
 
@@ -132,6 +160,7 @@ class Settings(BaseSettings):
     pbx: PbxSettings = PbxSettings()
     engine: EngineSettings = EngineSettings()
     followups: FollowupSettings = FollowupSettings()
+    web: WebSettings = WebSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -210,6 +210,32 @@ def staff_remove(user: str, db_url: str | None) -> None:
     click.echo(f"{user}: removed" if found else f"{user}: not a staff member")
 
 
+@staff.command("set-password")
+@click.argument("user")
+@click.option("--stdin", "from_stdin", is_flag=True,
+              help="Read the password from standard input (scripts), not a prompt.")
+@DB_OPTION
+def staff_set_password(user: str, from_stdin: bool, db_url: str | None) -> None:
+    """Set USER's password for the staff web pages (Argon2id; their own, or anyone's
+    for an admin). Signs USER out everywhere."""
+    import sys
+
+    from ivr.store.access import current_user
+    from ivr.web.passwords import PasswordError, set_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        set_password(_engine(db_url), user, password, by=current_user())
+    except PasswordError as exc:
+        raise click.ClickException(str(exc)) from None
+    except AccessDenied as exc:
+        raise click.ClickException(f"{exc} (refusal written to the audit log)") from None
+    click.echo(f"{user}: password set (signed out of the web pages everywhere)")
+
+
 @staff.command("list")
 @DB_OPTION
 def staff_list(db_url: str | None) -> None:

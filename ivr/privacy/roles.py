@@ -34,15 +34,25 @@ class Action(StrEnum):
     ROTATE_KEYS = "rotate_keys"  # add an encryption key, reseal recordings
     MANAGE_STAFF = "manage_staff"  # accounts and their roles
     READ_AUDIT = "read_audit"  # who accessed what, when
+    OPEN_FOLLOWUP = "open_followup"  # ask the line to call back a caller one just spoke to
+    VIEW_WALLBOARD = "view_wallboard"  # queues, waiting callers' urgency, agents' states
+    SWITCH_OVERRIDE = "switch_override"  # the global emergency override, for every engine
+    SPY_CALL = "spy_call"  # listen to, whisper to or barge into a live call
 
 
 _AGENT = frozenset({
     # the agent on the line needs the caller's context to help them, and nothing else
     Action.READ_HISTORY, Action.READ_TRANSCRIPTS,
+    # at wrap-up: a call-back for the caller just helped (managing the list stays above)
+    Action.OPEN_FOLLOWUP,
+    # the line's queues: who waits, how urgent (what the team needs to pace itself)
+    Action.VIEW_WALLBOARD,
 })
 _SUPERVISOR = _AGENT | {
     # reviews calls for quality (recordings), reports on the line, owns the call-back list
     Action.PLAY_RECORDING, Action.EXPORT_REPORT, Action.MANAGE_FOLLOWUPS,
+    # runs the floor: the emergency override and coaching on live calls
+    Action.SWITCH_OVERRIDE, Action.SPY_CALL,
 }
 _AUDITOR = frozenset({
     # checks that access was proper: the audit log and aggregate reports, no patient content

@@ -307,3 +307,30 @@ class LineSwitch(Base):
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     reason: Mapped[str] = mapped_column(String(200), default="")
     set_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class StaffPassword(Base):
+    """A staff member's web sign-in secret: an Argon2id hash, never the password."""
+
+    __tablename__ = "staff_passwords"
+
+    user: Mapped[str] = mapped_column(ForeignKey("staff.user", ondelete="CASCADE"),
+                                      primary_key=True)
+    hash: Mapped[str] = mapped_column(String(256))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, this row its SHA-256 (a copy
+    of the table opens no session), the CSRF token, and both expiry clocks."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256(cookie token)
+    user: Mapped[str] = mapped_column(ForeignKey("staff.user", ondelete="CASCADE"),
+                                      index=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    via: Mapped[str] = mapped_column(String(16), default="password")  # password | proxy
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    remote: Mapped[str] = mapped_column(String(64), default="")

@@ -11,13 +11,15 @@ PATIENT_CONTENT = {Action.READ_HISTORY, Action.READ_TRANSCRIPTS, Action.PLAY_REC
 
 # the whole table, written out: a change to roles.py must change this on purpose
 EXPECTED = {
-    "agent": {"read_history", "read_transcripts"},
+    "agent": {"read_history", "read_transcripts", "open_followup", "view_wallboard"},
     "supervisor": {"read_history", "read_transcripts", "play_recording", "export_report",
-                   "manage_followups"},
+                   "manage_followups", "open_followup", "view_wallboard", "switch_override",
+                   "spy_call"},
     "auditor": {"read_audit", "export_report"},
     "admin": {"read_history", "read_transcripts", "play_recording", "export_report",
               "manage_followups", "apply_retention", "rotate_keys", "manage_staff",
-              "read_audit"},
+              "read_audit", "open_followup", "view_wallboard", "switch_override",
+              "spy_call"},
 }
 
 
