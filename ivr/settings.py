@@ -12,7 +12,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import (
@@ -23,6 +23,11 @@ from pydantic_settings import (
 )
 
 from ivr.file_lock import locked
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ivr.agents import AgentBook
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENGINE_ADDRESS = r"^[A-Za-z0-9_.:\[\]-]+:[0-9]{1,5}$"  # host:port, as a dialplan may hold it
@@ -146,6 +151,72 @@ class WebSettings(BaseModel):
                             description="The clinician-owned drug/guideline file.")
 
 
+class OpsSettings(BaseModel):
+    """Operations (``ivr/obs/``): log format, who may read ``/metrics`` and ``/healthz``."""
+
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object a line, with the call id (ivr serve).")
+    # /metrics and /healthz carry no patient data but say how busy the line is: loopback
+    # (a local Prometheus or node agent) unless listed here.
+    metrics_peers: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1"],
+        description="Addresses/networks allowed to read /metrics and /healthz.")
+
+
+class VoiceCueSettings(BaseModel):
+    """Voice cues during the agent's call (``ivr/triage/voice_watch.py``): a listen-only
+    leg on the caller's audio after the bridge, scored against the caller's own start.
+    Shown to the agent, never acted on."""
+
+    enabled: bool = Field(True, description="Open the listen-only leg after AgentConnect.")
+    baseline_seconds: float = Field(6.0, gt=0, description="Audio after the bridge taken "
+                                    "as the caller's own calm baseline.")
+    window_seconds: float = Field(5.0, gt=0, description="Audio scored at a time.")
+    rise: float = Field(0.25, gt=0, le=1, description="Score above the baseline's that "
+                        "counts as rising.")
+    min_score: float = Field(0.5, ge=0, le=1, description="A rising window scores at "
+                             "least this.")
+
+
+class WallboardSettings(BaseModel):
+    """The supervisor wallboard (``ivr/web/wallboard.py``): today's figures."""
+
+    service_level_seconds: int = Field(20, ge=1, le=3600, description=(
+        "A caller answered within this many seconds of being handed to a queue is in the "
+        "service level."))
+    timezone: str = Field("Asia/Shanghai", description="The line's day for today's figures.")
+    figures_seconds: float = Field(10.0, ge=1, description="How often today's figures are "
+                                   "read from the records again.")
+
+    @model_validator(mode="after")
+    def _known_zone(self) -> WallboardSettings:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {self.timezone!r}") from None
+        return self
+
+
+class AgentsSettings(BaseModel):
+    """The agents list and how calls choose among them (:mod:`ivr.agents`,
+    :mod:`ivr.telephony.skills`)."""
+
+    file: Path = Field(PROJECT_ROOT / "agents.yaml", description=(
+        "agents.yaml: handsets, languages, skills, queues (ivr agents validate)."))
+    # static: queues.conf lists each agent in its queues (a shift = pause/unpause);
+    # login: no member lines, handsets log in over AMI (QueueAdd) with the same penalties.
+    members: Literal["static", "login"] = Field(
+        "static", description="Queue membership from the file (static) or AMI log-in only.")
+    prefer_seconds: int = Field(12, ge=1, le=120, description=(
+        "How long a call rings only the free agent who fits it best (language, skill) "
+        "before every member of the queue may take it."))
+    whisper: bool = Field(False, description=(
+        "Speak the call's context to the agent before the bridge (urgency, complaint, "
+        "a repeat call today); a route step's whisper option overrides it."))
+
+
 class Settings(BaseSettings):
     """All settings; see README "Configuration"."""
 
@@ -160,7 +231,11 @@ class Settings(BaseSettings):
     pbx: PbxSettings = PbxSettings()
     engine: EngineSettings = EngineSettings()
     followups: FollowupSettings = FollowupSettings()
+    agents: AgentsSettings = AgentsSettings()
+    ops: OpsSettings = OpsSettings()
+    voice_cues: VoiceCueSettings = VoiceCueSettings()
     web: WebSettings = WebSettings()
+    wallboard: WallboardSettings = WallboardSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -192,7 +267,15 @@ class Settings(BaseSettings):
 
     @cached_property
     def secrets(self) -> Secrets:
-        return Secrets.load_or_create(self.secrets_path)
+        """The generated credentials, with a SIP password for every handset in the
+        agents list (a phone added to agents.yaml gets one on first use)."""
+        return Secrets.load_or_create(self.secrets_path, self.agent_book().extensions)
+
+    def agent_book(self) -> AgentBook:
+        """The agents list (``agents.file``), read now; AgentsError when it is invalid."""
+        from ivr.agents import load_agents
+
+        return load_agents(self.agents.file)
 
     def current_agi_secret(self) -> str:
         """The FastAGI secret as the file has it now (after ``ivr secrets rotate``)."""
@@ -212,31 +295,38 @@ class Secrets(BaseModel):
     agi_secret: str = Field(default_factory=lambda: new_agi_secret())
 
     @classmethod
-    def generate(cls) -> Secrets:
+    def generate(cls, extensions: Iterable[str] | None = None) -> Secrets:
         return cls(ami_secret=secrets.token_urlsafe(24),
-                   agent_passwords={ext: secrets.token_urlsafe(12) for ext in AGENT_EXTENSIONS})
+                   agent_passwords={ext: secrets.token_urlsafe(12)
+                                    for ext in extensions or AGENT_EXTENSIONS})
 
     @classmethod
-    def load_or_create(cls, path: Path) -> Secrets:
-        """Read ``path`` (completing and saving it if a field is new), or create it 0600.
-        Several processes may start at once (the engine, ``ivr pbx up``): one lock."""
+    def load_or_create(cls, path: Path, extensions: Iterable[str] | None = None) -> Secrets:
+        """Read ``path`` (completing and saving it if a field is new, or a handset in
+        ``extensions`` has no password yet), or create it 0600. Passwords of handsets no
+        longer listed are kept (a phone put back works again). Several processes may
+        start at once (the engine, ``ivr pbx up``): one lock."""
         from ivr.privacy._files import private_dir, write_private
 
+        wanted = list(extensions or AGENT_EXTENSIONS)
         private_dir(path.parent, tighten=True)
         with locked(path.with_name(f".{path.name}.lock")):
             if path.exists():
                 raw = json.loads(path.read_text())
                 made = cls.model_validate(raw)
-                if set(made.model_dump()) == set(raw):
+                missing = [ext for ext in wanted if ext not in made.agent_passwords]
+                if set(made.model_dump()) == set(raw) and not missing:
                     return made
+                made.agent_passwords.update(
+                    {ext: secrets.token_urlsafe(12) for ext in missing})
             else:
-                made = cls.generate()
+                made = cls.generate(wanted)
             write_private(path, json.dumps(made.model_dump(), indent=2).encode())
             return made
 
     def rotated(self, which: set[str]) -> Secrets:
         """These secrets with fresh values for ``which`` (``ami``, ``agi``, ``agents``)."""
-        fresh = Secrets.generate()
+        fresh = Secrets.generate(self.agent_passwords)
         return Secrets(
             ami_secret=fresh.ami_secret if "ami" in which else self.ami_secret,
             agent_passwords=fresh.agent_passwords if "agents" in which
@@ -255,7 +345,8 @@ def new_agi_secret() -> str:
     return secrets.token_hex(32)
 
 
-# The agent handsets provisioned in pjsip.conf (nurses' and agents' SIP phones).
+# The four handsets shipped in agents.yaml: secrets made without an agents list (the
+# list itself decides which phones pjsip.conf provisions: Settings.agent_book).
 AGENT_EXTENSIONS = ("1001", "1002", "1003", "1004")
 
 

@@ -453,6 +453,10 @@ class LiveBoard:
         self._publish({"kind": "agent", "agent": agent.as_dict()})
 
     # --- reading -----------------------------------------------------------------
+    def now(self) -> datetime:
+        """The board's clock: what its waits are counted against."""
+        return self._clock()
+
     def calls(self) -> list[LiveCall]:
         """Calls in progress and those ended in the last ``keep_ended``, oldest first."""
         self._prune()
