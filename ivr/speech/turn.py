@@ -88,6 +88,9 @@ class TurnResult:
     last_speech_at: float | None = None
     transcript: Any = None
     partials: list[str] = field(default_factory=list)
+    # monotonic time the turn's result was ready: recognition time is this minus
+    # ``end_of_speech_at`` (the engine's ivr_recognition_seconds)
+    decoded_at: float | None = None
 
 
 async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
@@ -104,10 +107,12 @@ async def take_turn(stream: MediaStream, *, prompt_pcm: bytes = b"",
     loop = asyncio.get_running_loop()
     ticker = _Ticker(loop, stream.audio_in)
     try:
-        return await _turn(loop, ticker, stream, prompt_pcm=prompt_pcm,
-                           session_factory=session_factory, executor=executor,
-                           barge_in=barge_in, timeout=timeout, max_seconds=max_seconds,
-                           vad_config=vad_config, is_complete=is_complete)
+        result = await _turn(loop, ticker, stream, prompt_pcm=prompt_pcm,
+                             session_factory=session_factory, executor=executor,
+                             barge_in=barge_in, timeout=timeout, max_seconds=max_seconds,
+                             vad_config=vad_config, is_complete=is_complete)
+        result.decoded_at = time.monotonic()
+        return result
     finally:
         ticker.stop()
 

@@ -68,6 +68,9 @@ def reply_timeout(line: str) -> float:
     return REPLY_TIMEOUT
 
 
+Observer = Callable[[str, float], None]
+
+
 class AgiTimeout(AgiProtocolError):
     """Asterisk did not reply in time: the session is dead (the dialplan falls back)."""
 
@@ -76,8 +79,10 @@ class AgiSession:
     """One FastAGI connection: the call's environment and a command/reply channel."""
 
     def __init__(self, env: dict[str, str], reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, encoding: str = "utf-8") -> None:
+                 writer: asyncio.StreamWriter, encoding: str = "utf-8",
+                 observe: Observer | None = None) -> None:
         self.env = env
+        self.observe = observe  # (command line, seconds): AGI latency metrics
         self.path, self.args = split_script(env.get("agi_network_script", ""))
         self.reader = reader
         self.writer = writer
@@ -114,10 +119,13 @@ class AgiSession:
                 self._raise_hangup()
             limit = reply_timeout(line) if timeout is None else timeout
             self.writer.write(line.encode(self.encoding) + b"\n")
+            sent_at = time.monotonic()
             try:
                 async with asyncio.timeout(limit):
                     await self.writer.drain()
                     reply = await self._read_reply(line)
+                if self.observe is not None:
+                    self.observe(line, time.monotonic() - sent_at)
             except ConnectionError as exc:
                 self.hung_up = True
                 raise CallerHangup(f"AGI connection lost sending {line!r}") from exc
@@ -162,13 +170,16 @@ class FastAgiServer(Application):
     dialplan then sends the caller to the operator queue, never to silence.
     """
 
-    def __init__(self, encoding: str = "utf-8", *, auth: AgiAuth | None = None) -> None:
+    def __init__(self, encoding: str = "utf-8", *, auth: AgiAuth | None = None,
+                 observe: Observer | None = None) -> None:
         """``auth``: the secret and peer allowlist every session must satisfy (the
-        engine always passes one; None only for protocol tests)."""
+        engine always passes one; None only for protocol tests). ``observe(line,
+        seconds)``: told each command's round trip (the engine's metrics)."""
         super().__init__(default_encoding=encoding, loop=asyncio.get_running_loop())
         self.sessions: set[AgiSession] = set()
         self._server: asyncio.Server | None = None
         self.auth = auth
+        self.observe = observe
         self.refused = 0
         self._refusal_logged = 0.0
 
@@ -205,7 +216,7 @@ class FastAgiServer(Application):
                 self._refuse(peer, env, str(why))
                 writer.close()
                 return
-        session = AgiSession(env, reader, writer, self.default_encoding)
+        session = AgiSession(env, reader, writer, self.default_encoding, self.observe)
         handler = self._route.get(session.path)
         if handler is None:
             log.error("FastAGI: no route for %r (from %s); caller goes to fallback",
