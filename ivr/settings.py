@@ -8,6 +8,7 @@ on first use into the state folder, mode 0600, and never committed.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from functools import cached_property
@@ -269,7 +270,15 @@ class Settings(BaseSettings):
     def secrets(self) -> Secrets:
         """The generated credentials, with a SIP password for every handset in the
         agents list (a phone added to agents.yaml gets one on first use)."""
-        return Secrets.load_or_create(self.secrets_path, self.agent_book().extensions)
+        from ivr.agents import AgentsError
+
+        try:
+            extensions: tuple[str, ...] | None = self.agent_book().extensions
+        except AgentsError as exc:  # `ivr pbx up` refuses it; an engine still starts
+            logging.getLogger(__name__).warning("agents list unusable, no new SIP "
+                                                "passwords: %s", exc)
+            extensions = None
+        return Secrets.load_or_create(self.secrets_path, extensions)
 
     def agent_book(self) -> AgentBook:
         """The agents list (``agents.file``), read now; AgentsError when it is invalid."""

@@ -7,6 +7,7 @@ import logging
 
 import click
 
+from ivr.cli.agents import agents
 from ivr.cli.db import db
 from ivr.cli.demo import demo
 from ivr.cli.followups import followups
@@ -37,6 +38,7 @@ def cli(verbose: int) -> None:
     install_log_masking()  # no phone number or ID reaches a log line in clear
 
 
+cli.add_command(agents)
 cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(followups)

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.agents import AgentsError
 from ivr.pbx.debian_root import build_root, root_is_ready
 from ivr.pbx.eagi import InstallReport, eagi_paths, install_in_root, render_eagi_settings
 from ivr.pbx.render import ConfValues, render_conf
 from ivr.privacy._files import private_dir
 from ivr.settings import Settings
+from ivr.telephony.skills import queue_members
 
 MODDIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 
@@ -38,6 +40,15 @@ class PbxError(RuntimeError):
 class PbxInstance:
     settings: Settings
     simulation: bool = False
+    # Queue members from agents.yaml in queues.conf; None: as settings agents.members
+    # says. The lab logs its handsets in over AMI instead (members=False).
+    members: bool | None = None
+
+    @property
+    def static_members(self) -> bool:
+        if self.members is not None:
+            return self.members
+        return self.settings.agents.members == "static"
 
     # --- layout -------------------------------------------------------------
     @property
@@ -110,6 +121,10 @@ class PbxInstance:
             private_dir(self.host_dir / sub, tighten=True)
         _close_files(self.host_dir / "log")
         eagi = eagi_paths(self)
+        try:
+            book = s.agent_book()
+        except AgentsError as exc:
+            raise PbxError(f"the agents list is invalid:\n{exc}") from None
         values = ConfValues(
             inst=self.seen_dir,
             moddir=MODDIR,
@@ -127,7 +142,10 @@ class PbxInstance:
             fallback_queue=s.engine.fallback_queue,
             outbound_trunk=s.pbx.outbound_trunk,
             last_resort=s.pbx.last_resort,
-            agents=s.secrets.agent_passwords,
+            agents={ext: s.secrets.agent_passwords[ext] for ext in book.extensions},
+            agent_names={a.extension: a.name for a in book},
+            queue_members=queue_members(book) if self.static_members else {},
+            prefer_seconds=s.agents.prefer_seconds,
             simulation=self.simulation,
             eagi_script=eagi.script,
             eagi_settings=eagi.settings,

@@ -15,6 +15,7 @@ import jinja2
 
 from ivr.departments import DEPARTMENTS, SPECIAL_QUEUES
 from ivr.privacy._files import private_dir, write_private
+from ivr.telephony.skills import QueueMember
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "asterisk_conf"
 SIMULATION_ONLY = {"extensions_sim.conf"}
@@ -36,8 +37,15 @@ class ConfValues:
     engine_host: str
     agi_port: int
     fallback_queue: str
-    agents: dict[str, str]
+    agents: dict[str, str]  # extension -> SIP password: the endpoints in pjsip.conf
     simulation: bool = False
+    # extension -> name shown as the endpoint's caller-ID (agents.yaml); else "Agent <ext>"
+    agent_names: dict[str, str] = field(default_factory=dict)
+    # queue -> its static members (agents.yaml, agents.members = static), see
+    # ivr.telephony.skills.queue_members; empty: agents log in over AMI.
+    queue_members: dict[str, list[QueueMember]] = field(default_factory=dict)
+    # queuerules.conf, ivr-prefer: how long a call rings only its best-fitting agents
+    prefer_seconds: int = 12
     # Proves FastAGI sessions come from this Asterisk (extensions.conf, ivr-agi-token).
     agi_secret: str = ""
     # asterisk.conf: refuse new calls above this load average (see default_maxload).

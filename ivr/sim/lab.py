@@ -31,6 +31,7 @@ from ivr.store.database import make_engine
 from ivr.store.models import Call
 from ivr.store.recorder import EventListener
 from ivr.telephony.ami import AmiClient
+from ivr.telephony.skills import seat
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,12 @@ class Lab:
     handset_rtp_base: int = 20000
     engine_process: bool = False  # the engine as an `ivr serve` child (kill -9 tests)
     engine_log: Path | None = None  # the child's output (engine_process only)
+    # Queue members from agents.yaml in queues.conf (static) as on a site; default: none,
+    # the lab logs each AgentSpec's handset into its queues over AMI.
+    static_members: bool = False
 
     def __post_init__(self) -> None:
-        self.pbx = PbxInstance(self.settings, simulation=True)
+        self.pbx = PbxInstance(self.settings, simulation=True, members=self.static_members)
         self.process: EngineProcess | None = None
         self._ami: AmiClient | None = None
         if self.engine_process:
@@ -115,8 +119,10 @@ class Lab:
             talk_seconds=spec.talk_seconds, on_answer=self.answers.append)
         await asyncio.to_thread(handset.start)
         self.handsets[spec.extension] = handset
+        penalty = seat(self.settings.agent_book(), spec.extension)  # as queues.conf has it
         for queue in spec.queues:
-            await self.ami.queue_add(queue, handset.interface, f"Agent {spec.extension}")
+            await self.ami.queue_add(queue, handset.interface, f"Agent {spec.extension}",
+                                     penalty)
         return handset
 
     async def call(self, scenario: str, caller_number: str, timeout: float = 90.0,

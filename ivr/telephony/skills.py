@@ -1,0 +1,138 @@
+"""Skills routing: which agent of a queue fits a call best, without making anyone wait.
+
+Asterisk queues order ringing by member penalty, and a caller may narrow the members
+rung with ``QUEUE_MIN_PENALTY``/``QUEUE_MAX_PENALTY``; a queue rule (queuerules.conf)
+widens that window after some seconds. Penalties are per member, not per call, while a
+call's best fit depends on the call (its language, a child caller, a crisis). So:
+
+- every member has its own *seat* as penalty (its place in agents.yaml, 1, 2, ...),
+  rendered into queues.conf (static members) or given at an AMI log-in, so a window
+  ``[seat, seat]`` names exactly one agent;
+- by default every call is *flat*: the queue rule ``ivr-flat`` raises every penalty to
+  the same value at once (``QUEUE_RAISE_PENALTY``), so the strategy (rrmemory, ringall)
+  works over all members as if there were no penalties;
+- when the engine queues a call it looks at the members *free now* (not paused, handset
+  not in use): if the free ones do not fit the call equally, it opens a window on the
+  best-fitting free ones with the rule ``ivr-prefer``, which drops the window and
+  flattens after ``agents.prefer_seconds``. A preferred agent who is busy, paused or
+  absent is never waited for (only free ones get a window); one who is free but does
+  not answer holds the call for at most ``prefer_seconds``.
+
+Fit, best first: speaks the caller's language and has the skill the call needs;
+language only; skill only; neither. The skill a call needs: ``pediatrics`` in the
+pediatrics queue or for a child caller (``caller.age_group``), ``crisis`` in the crisis
+queue or for a crisis decision. The emergency queue has no preference: speed first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ivr.agents import Agent, AgentBook
+
+# Every member counts as this penalty under a flat rule (above every seat).
+FLAT_PENALTY = 1000
+# Queue rules in queuerules.conf (asterisk_conf/queuerules.conf).
+FLAT_RULE = "ivr-flat"
+PREFER_RULE = "ivr-prefer"
+CHILD_AGE_GROUPS = frozenset({"young_infant", "infant", "child"})
+NO_PREFERENCE_QUEUES = frozenset({"emergency"})
+NEITHER = 3  # fit of a member the agents list does not know
+
+
+@dataclass(frozen=True)
+class QueueMember:
+    """One ``member =>`` line of queues.conf."""
+
+    interface: str
+    penalty: int
+    name: str
+
+    @property
+    def line(self) -> str:
+        # interface, penalty, member name, state interface (device state of the handset)
+        return f"{self.interface},{self.penalty},{self.name},{self.interface}"
+
+
+def seat(book: AgentBook, extension: str) -> int:
+    """The agent's penalty in every queue: 1 + its place in the list; 0 if unknown."""
+    for i, agent in enumerate(book):
+        if agent.extension == extension:
+            return i + 1
+    return 0
+
+
+def queue_members(book: AgentBook) -> dict[str, list[QueueMember]]:
+    """Each queue's static members, in the list's order."""
+    out: dict[str, list[QueueMember]] = {}
+    for i, agent in enumerate(book):
+        for queue in agent.queues:
+            out.setdefault(queue, []).append(QueueMember(agent.interface, i + 1, agent.name))
+    return out
+
+
+@dataclass(frozen=True)
+class CallNeeds:
+    """What a call prefers in an agent."""
+
+    language: str
+    skill: str | None = None
+
+
+def call_needs(queue: str, language: str, variables: Mapping[str, object]) -> CallNeeds | None:
+    """The call's preferences in ``queue`` (None: the queue has none, e.g. emergency)."""
+    if queue in NO_PREFERENCE_QUEUES:
+        return None
+    skill = None
+    if queue == "pediatrics" or variables.get("caller.age_group") in CHILD_AGE_GROUPS:
+        skill = "pediatrics"
+    if queue == "crisis" or variables.get("triage.crisis"):
+        skill = "crisis"
+    return CallNeeds(language, skill)
+
+
+def fit(agent: Agent | None, needs: CallNeeds) -> int:
+    """0 best .. 3: language and skill, language only, skill only, neither."""
+    if agent is None:
+        return NEITHER
+    speaks = needs.language in agent.languages
+    skilled = needs.skill is None or needs.skill in agent.skills
+    return (0 if speaks else 2) + (0 if skilled else 1)
+
+
+@dataclass(frozen=True)
+class MemberState:
+    """A queue member as Asterisk has it at the moment the call joins."""
+
+    interface: str
+    penalty: int
+    free: bool
+
+    @property
+    def extension(self) -> str:
+        return self.interface.partition("/")[2]
+
+
+def preference_window(members: list[MemberState], book: AgentBook,
+                      needs: CallNeeds | None) -> tuple[int, int] | None:
+    """``(min, max)`` penalties to ring first, or None: ring every member (flat).
+
+    A window only when some free member fits the call better than another free one,
+    and only around free best-fitting members: nobody waits for an agent who is not
+    there. The window holds no free member that fits worse."""
+    if needs is None:
+        return None
+    free = [m for m in members if m.free]
+    fits = {m.interface: fit(book.by_extension(m.extension), needs) for m in free}
+    if len(set(fits.values())) < 2:
+        return None  # nobody free, or all free ones fit alike: no one to prefer
+    best = min(fits.values())
+    chosen = sorted(m.penalty for m in free if fits[m.interface] == best)
+    worse = [m.penalty for m in free if fits[m.interface] != best]
+    lo, hi = chosen[0], chosen[-1]
+    if any(lo <= p <= hi for p in worse):
+        hi = lo  # the best-fitting ones are not side by side: the first of them
+    if lo in worse:
+        return None  # shares its penalty with a worse one (log-ins without a seat)
+    return lo, hi
