@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ivr import events as ev
 from ivr.flows.model import Flow, FlowSet
 from ivr.flows.runner import CallState, FlowRunner
+from ivr.obs.logs import bind_call
 from ivr.store.history import CallerHistory
 from ivr.store.models import utcnow
 from ivr.store.recorder import CallRecorder
@@ -34,13 +35,17 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
                    on_start: Callable[[str], None] | None = None,
                    direction: str = "inbound",
                    extra_vars: dict[str, Any] | None = None,
-                   vars_out: dict[str, Any] | None = None) -> str:
+                   vars_out: dict[str, Any] | None = None,
+                   handed_off: Callable[[str], Awaitable[bool]] | None = None) -> str:
     """Run ``flow`` on the call; returns the outcome once the record is closed.
     ``vars_out`` receives the call variables as the call left them (what the caller
-    chose), even when the records are only journalled."""
+    chose), even when the records are only journalled. ``handed_off(call_id)``, asked
+    when the AGI session ends while the caller is with an agent: True once a caller who
+    was moved on (an emergency room, ivr/emergency/) is done there - not a hang-up."""
     call_id = await recorder.start(uniqueid, channel_name, caller_number, flow.name,
                                    flow_set.version, language=flow.language,
                                    direction=direction)
+    bind_call(call_id)  # every log record of this call carries its id (ivr.obs.logs)
     if on_start is not None:
         on_start(call_id)
     lookup = asyncio.ensure_future(asyncio.to_thread(
@@ -73,10 +78,13 @@ async def run_call(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet
             outcome = await runner.run(state)
     except CallerHangup:
         outcome = "caller_hangup"
-        await recorder.record(call_id, ev.Hangup(text="caller hung up"))
         agent = None
         with contextlib.suppress(Exception):
             agent = await channel.get_variable(v.MEMBERINTERFACE, after_hangup=True)
+        # with an agent, the session also ends when the caller is moved into an emergency
+        # room: then the record stays open until they leave it, and it is no hang-up
+        if not (agent and handed_off is not None and await handed_off(call_id)):
+            await recorder.record(call_id, ev.Hangup(text="caller hung up"))
         if agent:  # hung up after talking to an agent: the call was answered
             outcome = "answered"
             await recorder.update(call_id, agent=agent)

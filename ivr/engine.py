@@ -7,6 +7,7 @@ connection) and wires each incoming AGI session to a flow run.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from ivr import events as ev
 from ivr.calls import run_call
+from ivr.emergency.conference import move_into_room
+from ivr.emergency.rooms import EmergencyRooms
 from ivr.flows.reloader import FlowStore
 from ivr.flows.runner import FlowRunner
 from ivr.followups.outbound import ARG_FOLLOWUP, ROUTE, run_followup_call
@@ -77,6 +80,7 @@ class Engine:
         self._tasks: set[asyncio.Future[None]] = set()
         self._replayer: asyncio.Future[None] | None = None
         self.live: LiveBoard | None = None  # calls and agents now, for the staff's pages
+        self.emergency: EmergencyRooms | None = None  # emergency rooms' steps, with AMI
         self.web: Any = None  # the staff's web pages (aiohttp AppRunner), if enabled
 
     # --- lifecycle -----------------------------------------------------------
@@ -138,6 +142,12 @@ class Engine:
             assert self.live is not None
             self.live.attach_ami(self.ami)  # and a QueueStatus at each login:
             self._live_sync = asyncio.ensure_future(self.live.follow(self.ami))
+            # the emergency room's steps (ivr/emergency/rooms.py), recorded on the call
+            self.emergency = EmergencyRooms(
+                self.recorder.record, self._channel_alive,
+                is_open=lambda call_id: call_id in self.active.values(),
+                move=functools.partial(move_into_room, self.ami))
+            self.ami.on("UserEvent", self.emergency.on_user_event)
             if s.followups.enabled:
                 self._start_followups()
             # close the records of calls a crashed engine lost, from Asterisk's queue_log
@@ -152,6 +162,29 @@ class Engine:
             self.web = await start_web(self)
         log.info("engine listening: FastAGI %s:%s, AudioSocket %s:%s",
                  s.engine.host, s.engine.agi_port, s.engine.host, s.engine.audiosocket_port)
+
+    async def _channel_alive(self, channel: str) -> bool:
+        """Does Asterisk still know ``channel``? (True when AMI cannot tell.)"""
+        if self.ami is None:
+            return True
+        try:
+            await self.ami.action({"Action": "Getvar", "Channel": channel,
+                                   "Variable": "CHANNEL(state)"})
+        except AmiError:
+            return False
+        except TimeoutError:
+            return True
+        return True
+
+    async def _handed_off(self, session: AgiSession, call_id: str) -> bool:
+        """The caller's AGI ended because they went into an emergency room: True once
+        they are out of it (the record stays open meanwhile). The session is closed
+        first: Asterisk holds the caller in the AGI until its socket closes."""
+        if self.emergency is None or not await self.emergency.was_moved(call_id):
+            return False
+        await session.close()
+        await self.emergency.handed_off(call_id)
+        return True
 
     @property
     def override_file(self) -> Path:
@@ -251,7 +284,8 @@ class Engine:
                            caller_number=session.caller_number,
                            override_file=self.override_file,
                            on_start=lambda call_id: self.active.__setitem__(session.uniqueid,
-                                                                            call_id))
+                                                                            call_id),
+                           handed_off=functools.partial(self._handed_off, session))
         finally:
             self._call_done(session)
 

@@ -21,11 +21,11 @@ from typing import Any, ClassVar, NamedTuple
 
 __all__ = [
     "AMI_PREFIX", "AgentCalled", "AgentComplete", "AgentConnect", "AmiQueueEvent", "Callback",
-    "End", "Error", "Event", "FollowUpBooked", "FollowUpCall", "Hangup", "History", "Input",
-    "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt", "ProtocolAnswer",
-    "QueueCallerAbandon", "QueueCallerJoin", "QueueResult", "RedFlag", "Route", "Schedule",
-    "SetVars", "Start", "Step", "Stored", "Subflow", "Survey", "Triage", "Turn", "Verify",
-    "VoiceCue",
+    "Conference", "End", "Error", "Event", "FollowUpBooked", "FollowUpCall", "Hangup", "History",
+    "Input", "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt",
+    "ProtocolAnswer", "QueueCallerAbandon", "QueueCallerJoin", "QueueResult", "RedFlag",
+    "Route", "Schedule", "SetVars", "Start", "Step", "Stored", "Subflow", "Survey", "Triage",
+    "Turn", "Verify", "VoiceCue",
     "ami_event", "decode", "decode_flat",
 ]
 
@@ -494,6 +494,28 @@ class VoiceCue(Event):
         return f"    voice cue: {trend}, score {self.score:.2f} (baseline {self.baseline:.2f})"
 
 
+# --- the emergency room (ivr/emergency/) ------------------------------------------------
+
+@dataclass(frozen=True, kw_only=True)
+class Conference(Event):
+    """A step of the emergency room on this call (dialplan UserEvent IVRConference):
+    ``state`` requested | caller_joined | team_ringing | agent_joined | team_joined |
+    agent_left | team_left | caller_waiting | team_unanswered | fallback | ended |
+    caller_left; ``by`` handset | console (who asked), ``mode`` conference | transfer;
+    ``agent`` / ``member``: the agent's and the team member's channels."""
+
+    kind: ClassVar[str] = "conference"
+    state: str = ""
+    room: str = ""
+    by: str | None = _opt()
+    mode: str | None = _opt()
+    agent: str | None = _opt()
+    member: str | None = _opt()
+
+    def describe(self) -> str | None:
+        return f"    emergency room: {self.state}"
+
+
 # --- anything else ----------------------------------------------------------------------
 
 @dataclass(frozen=True, kw_only=True)
@@ -516,7 +538,7 @@ KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
     NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Route, QueueResult, Callback, Survey,
     Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect, AgentComplete,
-    QueueCallerAbandon, QueueCallerJoin, VoiceCue)}
+    QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})

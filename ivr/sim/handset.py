@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from pyVoIP.VoIP import CallState, InvalidStateError, PhoneStatus, VoIPCall, VoIPPhone
 
+from ivr.sim.handset_audio import send_keys, tone_frame
+
 log = logging.getLogger(__name__)
 
 SILENCE_8BIT = 128  # pyVoIP hands out unsigned 8-bit linear audio
@@ -29,6 +31,14 @@ class AnsweredCall:
     audio_bytes: int = 0
     voiced_ms: int = 0
     answered_at: float = field(default_factory=time.time)
+    # (time.time(), frame) of every frame heard, when the handset keeps audio
+    frames: list[tuple[float, bytes]] = field(default_factory=list, repr=False)
+    # the caller-ID name the handset would show (the INVITE's From display name)
+    display_name: str = ""
+
+    def heard(self, since: float = 0.0, until: float = float("inf")) -> list[bytes]:
+        """The frames heard between ``since`` and ``until`` (time.time())."""
+        return [f for at, f in self.frames if since <= at < until]
 
 
 class AgentHandset:
@@ -42,6 +52,10 @@ class AgentHandset:
         self.answering = True  # False: the phone rings and nobody picks up
         self.answer_delay = 0.0  # seconds the phone rings before the agent picks up
         self.rang = threading.Event()  # set at each incoming call (before any answer)
+        self.tone_hz = 0.0  # > 0: the agent "speaks" a steady tone while on a call
+        self.keep_audio = False  # keep every frame heard (AnsweredCall.frames)
+        self.current: VoIPCall | None = None  # the call in progress, once answered
+        self.in_call = threading.Event()  # set while a call is answered
         self._lock = threading.Lock()
         self.phone = VoIPPhone(server, server_port, extension, password, myIP=server,
                                callCallback=self._on_call, sipPort=local_port,
@@ -72,13 +86,31 @@ class AgentHandset:
         self.answering = False
         self.stop()
 
+    def press(self, digits: str) -> None:
+        """Press keys on the call in progress (RFC 4733, as a desk phone sends them)."""
+        call = self.current
+        if call is None:
+            raise RuntimeError(f"handset {self.extension}: no call to press keys on")
+        send_keys(call.RTPClients[0], digits)
+
+    def leave(self) -> None:
+        """Hang up the call in progress (the agent puts the phone down)."""
+        call = self.current
+        if call is not None and call.state == CallState.ANSWERED:
+            try:
+                call.hangup()
+            except InvalidStateError:
+                pass
+
     def _on_call(self, call: VoIPCall) -> None:
         self.rang.set()
         if not self.answering:
             return  # let it ring
         headers = {k: str(v) for k, v in call.request.headers.items()
                    if isinstance(k, str) and k.lower().startswith("x-ivr")}
-        got = AnsweredCall(self.extension, headers)
+        sender = call.request.headers.get("From")
+        got = AnsweredCall(self.extension, headers, display_name=str(
+            sender.get("caller") or "") if isinstance(sender, dict) else "")
         end_ring = time.monotonic() + self.answer_delay
         while time.monotonic() < end_ring and call.state == CallState.RINGING:
             time.sleep(0.02)
@@ -87,15 +119,25 @@ class AgentHandset:
         except InvalidStateError:
             return  # the caller left while we were ringing
         got.answered_at = time.time()
+        self.current = call
+        self.in_call.set()
         if self.on_answer:
             self.on_answer(got)
         end = time.monotonic() + self.talk_seconds
+        index = 0
         while time.monotonic() < end and call.state == CallState.ANSWERED:
+            if self.tone_hz:
+                call.write_audio(tone_frame(self.tone_hz, index))
+                index += 1
             frame = call.read_audio(160, blocking=False)
             got.audio_bytes += len(frame)
             if frame and max(abs(b - SILENCE_8BIT) for b in frame) > 8:
                 got.voiced_ms += 20
+            if self.keep_audio and frame:
+                got.frames.append((time.time(), frame))
             time.sleep(0.02)
+        self.in_call.clear()
+        self.current = None
         with self._lock:
             self.answered.append(got)
         if call.state == CallState.ANSWERED:

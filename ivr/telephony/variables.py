@@ -19,3 +19,13 @@ FOLLOWUP_NUMBER = "FOLLOWUP_NUMBER"
 # The FastAGI address (host:port) of the engine that placed the call: the dialplan hands
 # the answered call to that engine first ([ivr-agi]), the one whose scheduler follows it.
 FOLLOWUP_ENGINE = "FOLLOWUP_ENGINE"
+# The emergency room (asterisk_conf/extensions_emergency.conf, ivr/emergency/): the
+# UserEvent its steps raise, and the room a caller is in (set on the caller's channel).
+CONFERENCE_EVENT = "IVRConference"
+IVR_EMERGENCY_ROOM = "IVR_EMERGENCY_ROOM"
+# Skills routing and the agent's handoff (ivr/telephony/skills.py, handoff.py): the
+# penalty window Queue() reads, and the caller-ID name the agent's handset shows
+# ("__": inherited by the agent's leg, where ivr-agent-predial sets CALLERID(name)).
+QUEUE_MIN_PENALTY = "QUEUE_MIN_PENALTY"
+QUEUE_MAX_PENALTY = "QUEUE_MAX_PENALTY"
+IVR_AGENT_DISPLAY = "__IVR_AGENT_DISPLAY"

@@ -134,6 +134,10 @@ CASES: list[tuple[ev.Event, tuple[str, str, str, dict[str, Any]], str | None]] =
     (ev.AgentComplete(queue="q"), ("ami:AgentComplete", "", "", {"queue": "q"}), None),
     (ev.QueueCallerAbandon(queue="q"), ("ami:QueueCallerAbandon", "", "", {"queue": "q"}), None),
     (ev.QueueCallerJoin(queue="q"), ("ami:QueueCallerJoin", "", "", {"queue": "q"}), None),
+    (ev.Conference(state="team_joined", room="c1", member="PJSIP/1002-00000001"),
+     ("conference", "", "", {"state": "team_joined", "room": "c1",
+                             "member": "PJSIP/1002-00000001"}),
+     "    emergency room: team_joined"),
 ]
 
 
