@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +22,11 @@ from ivr.followups.outbound import ARG_FOLLOWUP, ROUTE, run_followup_call
 from ivr.followups.scheduler import FollowupScheduler, ami_originate
 from ivr.followups.window import span
 from ivr.live.board import LiveBoard
+from ivr.obs.metrics import EngineMetrics
+from ivr.obs.pool import BusyCountingExecutor
 from ivr.pbx import PbxInstance
 from ivr.pbx.eagi import emergency_flags
+from ivr.pbx.render import default_maxload
 from ivr.settings import Settings
 from ivr.speech.tts import Synthesizer
 from ivr.store.reconcile import Reconciler, ami_live_channels, ami_member_interface
@@ -37,6 +39,7 @@ from ivr.telephony.channel import AgiChannel, PromptLibrary
 from ivr.telephony.errors import AmiError
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
 from ivr.triage.reloader import RulesStore
+from ivr.triage.voice_watch import VoiceWatch
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +82,9 @@ class Engine:
         self.rules = RulesStore(rules)
         self._tasks: set[asyncio.Future[None]] = set()
         self._replayer: asyncio.Future[None] | None = None
+        # Prometheus figures on this engine's own registry (ivr/obs/); /metrics serves them
+        self.metrics = EngineMetrics()
+        self.voice_watch: VoiceWatch | None = None  # voice cues after the bridge, with AMI
         self.live: LiveBoard | None = None  # calls and agents now, for the staff's pages
         self.emergency: EmergencyRooms | None = None  # emergency rooms' steps, with AMI
         self.web: Any = None  # the staff's web pages (aiohttp AppRunner), if enabled
@@ -95,6 +101,7 @@ class Engine:
         # keys, journal and recordings under this engine's state folder, not the default's
         self.recorder = await asyncio.to_thread(CallRecorder, s.database_url, settings=s)
         self.recorder.listeners.extend(self.listeners)
+        self.recorder.listeners.append(self.metrics.on_event)
         self.live = LiveBoard(self.recorder.privacy.display_number)
         self.live.attach_recorder(self.recorder)
         self._replayer = asyncio.ensure_future(self._replay_journal(self.recorder))
@@ -115,12 +122,14 @@ class Engine:
         from ivr.triage import acoustic
 
         await asyncio.to_thread(acoustic.warm_up)
-        self._asr_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asr")
+        self._asr_pool = BusyCountingExecutor(max_workers=2, thread_name_prefix="asr")
         self.runner = FlowRunner(self.recorder, self.rules)  # new rules at the next decision
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)
         # only our Asterisk: peer allowlist + per-call token (SECURITY.md)
         self.agi = FastAgiServer(auth=AgiAuth.build(s.secrets.agi_secret, s.allowed_peers,
-                                                    reread=s.current_agi_secret))
+                                                    reread=s.current_agi_secret),
+                                 observe=self.metrics.observe_agi)
+        self._bind_metrics()
         self.agi.add_route("inbound", self.handle_inbound)
         self.agi.add_route("flow", self.handle_inbound)  # agi://.../flow?name=<flow>
         self.agi.add_route(ROUTE, self.handle_outbound)  # agi://.../outbound?followup=<id>
@@ -150,6 +159,7 @@ class Engine:
             self.ami.on("UserEvent", self.emergency.on_user_event)
             if s.followups.enabled:
                 self._start_followups()
+            self._start_voice_watch()
             # close the records of calls a crashed engine lost, from Asterisk's queue_log
             reconciler = Reconciler(self.recorder.engine, self.pbx.host_dir / "log" / "queue_log",
                                     ami_live_channels(self.ami),
@@ -185,6 +195,30 @@ class Engine:
         await session.close()
         await self.emergency.handed_off(call_id)
         return True
+
+    def _bind_metrics(self) -> None:
+        """What /metrics reads at each scrape, and the event-loop lag sampler."""
+        pool = self._asr_pool
+        self.metrics.bind(
+            active=lambda: len(self.active),
+            backlog=lambda: self.recorder.backlog if self.recorder is not None else 0,
+            ami_up=lambda: self.ami is not None and self.ami.logged_in.is_set(),
+            agi_sessions=lambda: len(self.agi.sessions) if self.agi is not None else 0,
+            audio_streams=lambda: len(self.audiosocket.streams),
+            asr_busy=lambda: pool.busy, asr_workers=pool.workers,
+            maxload=default_maxload())
+        self.metrics.start()
+
+    def _start_voice_watch(self) -> None:
+        """Voice cues (ivr/triage/voice_watch.py): a listen-only leg on each caller
+        bridged to an agent; shown on the console, never acted on."""
+        assert self.ami is not None and self.recorder is not None
+        s = self.settings
+        self.voice_watch = VoiceWatch(
+            self.ami, self.audiosocket, self.recorder, s.voice_cues,
+            f"{s.engine.host}:{s.engine.audiosocket_port}", call_for=self.active.get)
+        self.ami.on("AgentConnect", self.voice_watch.on_agent_connect)
+        self.recorder.listeners.append(self.voice_watch.on_event)
 
     @property
     def override_file(self) -> Path:
@@ -248,6 +282,9 @@ class Engine:
             self._live_sync.cancel()
         if self.scheduler is not None:
             await self.scheduler.stop()
+        if self.voice_watch is not None:
+            await self.voice_watch.stop()
+        await self.metrics.stop()
         await self.flows.stop()
         await self.rules.stop()
         await self.stop_listening()
@@ -287,6 +324,7 @@ class Engine:
                                                                             call_id),
                            handed_off=functools.partial(self._handed_off, session))
         finally:
+            self.metrics.observe_turns(getattr(channel, "turns", ()))
             self._call_done(session)
 
     async def handle_outbound(self, session: AgiSession) -> None:
