@@ -38,6 +38,9 @@ CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
+STAFF_KEY = web.RequestKey("staff", object)  # the StaffSession, or None
+NEW_TOKEN_KEY = web.RequestKey("new_session_token", str)  # a cookie to set on the way out
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -89,7 +92,7 @@ async def _from_proxy(request: web.Request, settings: WebSettings, db: Any,
                                               request.remote or "")
     except LookupError:  # the proxy knows them, the staff table does not: no access
         return None
-    request["new_session_token"] = token
+    request[NEW_TOKEN_KEY] = token
     return made
 
 
@@ -104,16 +107,17 @@ async def session_middleware(request: web.Request, handler: Handler) -> web.Stre
         user = proxy_user(request, settings)
         found = await _from_proxy(request, settings, db, found, user) if user else (
             found if found is not None and found.via == "password" else None)
-    request["staff"] = found
+    request[STAFF_KEY] = found
     response = await handler(request)
-    if (new := request.get("new_session_token")) is not None and not response.prepared:
+    if (new := request.get(NEW_TOKEN_KEY)) is not None and not response.prepared:
         set_cookie(response, settings, COOKIE, new)
     return response
 
 
 def current_staff(request: web.Request) -> StaffSession | None:
     """The signed-in staff member's session, or None."""
-    return request.get("staff")
+    found = request.get(STAFF_KEY)
+    return found if isinstance(found, StaffSession) else None
 
 
 def wants_page(request: web.Request) -> bool:

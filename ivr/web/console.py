@@ -76,15 +76,33 @@ class Consoles:
         return found
 
 
+_BOOKS: dict[Path, tuple[float, Any]] = {}
+
+
+def _agent_book(settings: Any) -> Any | None:
+    """The agents list (``agents.file``) as it is now, re-read when it changes; None
+    when it is missing or invalid (``ivr agents validate`` says why)."""
+    from ivr.agents import AgentsError
+
+    path = Path(settings.agents.file)
+    try:
+        mtime = path.stat().st_mtime
+        cached = _BOOKS.get(path)
+        if cached is None or cached[0] != mtime:
+            cached = _BOOKS[path] = (mtime, settings.agent_book())
+        return cached[1]
+    except (OSError, AgentsError) as exc:
+        log.warning("agents list %s unusable for the console: %s", path, exc)
+        return None
+
+
 def agent_extension(engine: Any, user: str) -> str | None:
-    """The handset extension of ``user``: agents.yaml (the engine's AgentBook), else the
+    """The handset extension of ``user``: agents.yaml (its ``user`` field), else the
     ``web.agent_extensions`` setting."""
-    book = getattr(engine, "agents", None)
-    if book is not None:
-        with contextlib.suppress(LookupError, AttributeError):
-            agent = book.by_user(user)
-            if agent is not None and getattr(agent, "extension", None):
-                return str(agent.extension)
+    book = _agent_book(engine.settings)
+    agent = book.by_user(user) if book is not None else None
+    if agent is not None:
+        return str(agent.extension)
     return engine.settings.web.agent_extensions.get(user)
 
 
@@ -350,12 +368,19 @@ async def emergency(request: web.Request) -> web.StreamResponse:
     if call is None or not call.channel or engine.ami is None:
         return auth.refusal(409, "CallGone", "this call is no longer on the line")
     act = getattr(tools, EMERGENCY_ACTIONS[action])
-    if action == "conference":
-        result = await act(engine.ami, call.channel, call.agent_channel)
-    else:
-        result = await act(engine.ami, call.channel)
-    return web.json_response({"ok": True, "action": action,
-                              "result": result if isinstance(result, dict | str) else None})
+    if action == "conference" and not call.agent_channel:
+        return auth.refusal(409, "NoAgentLeg", "the call is not bridged to your handset "
+                            "yet: use Transfer to emergency")
+    try:
+        if action == "conference":
+            await act(engine.ami, call.channel, call.agent_channel, room=call_id)
+        else:
+            await act(engine.ami, call.channel, room=call_id)
+    except Exception as exc:  # the agent must know at once: the handset's *9 still works
+        log.exception("emergency %s from the console failed for call %s", action, call_id)
+        return auth.refusal(502, "EmergencyFailed", f"{exc}: press *9 on the handset or "
+                            "transfer to the emergency team by hand, now")
+    return web.json_response({"ok": True, "action": action})
 
 
 _KB_CACHE: dict[Path, tuple[float, knowledge.KnowledgeFile]] = {}

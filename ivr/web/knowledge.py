@@ -139,7 +139,7 @@ def load(path: Path, today: dt.date | None = None) -> KnowledgeFile:
         find((), "error", "KB002", "expected a mapping with version, owner and entries")
     for key in ("version", "owner"):
         if not str(data.get(key) or "").strip():
-            find((key,), "error", "KB003", f"the file needs a {key}")
+            find((key,), "error", "KB003", f"the file needs its {key}")
     out.version, out.owner = str(data.get("version") or ""), str(data.get("owner") or "")
     entries = data.get("entries")
     if not isinstance(entries, list):

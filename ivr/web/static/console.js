@@ -60,6 +60,9 @@
       li.textContent = f.kind + " due " + f.due_at.slice(0, 16).replace("T", " ") +
         " (" + f.status + ")";
     });
+    const conf = $("conference");
+    conf.hidden = !call.conference;
+    conf.textContent = call.conference ? "Emergency team: " + (call.conference.state || "") : "";
     for (const b of document.querySelectorAll("#emergency button")) {
       b.disabled = !view.emergency_tools || call.state === "ended";
       b.title = view.emergency_tools ? "" : "Emergency tools not installed: use the handset";
