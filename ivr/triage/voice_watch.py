@@ -44,7 +44,8 @@ VAR_UUID = "IVR_WATCH_UUID"
 VAR_AUDIOSOCKET = "IVR_WATCH_AUDIOSOCKET"
 SPY_OPTIONS = "qoES"  # quiet, only the spied channel's own audio, exit with it
 STREAM_TIMEOUT = 8.0  # s for Asterisk to connect the leg's AudioSocket
-MIN_SPEECH_S = 1.0  # a window with less of the caller's speech says nothing
+MIN_SPEECH_S = 1.0
+SETTLE_MARGIN = 0.1  # a rising voice settles this far below the bar
 MAX_BASELINE_FACTOR = 4  # the baseline grows up to this many times baseline_seconds
 SR = 8000
 BYTES_PER_SECOND = 2 * SR
@@ -100,8 +101,11 @@ class CueTracker:
         if float(result.features.get("speech_s", 0.0)) < MIN_SPEECH_S:
             return None  # the caller listening while the agent talks: no news
         value = float(result.score)
-        rising = (value >= self.settings.min_score
-                  and value - self.baseline_score >= self.settings.rise)
+        # once rising, it settles only clearly below the bar (SETTLE_MARGIN), so a score
+        # hovering at the bar does not flip the agent's screen window after window
+        margin = SETTLE_MARGIN if self.rising else 0.0
+        rising = (value >= self.settings.min_score - margin
+                  and value - self.baseline_score >= self.settings.rise - margin)
         if rising == self.rising:
             return None
         self.rising = rising

@@ -62,6 +62,18 @@ def test_rising_voice_gives_one_cue_then_settles(voices):
     assert len(settled) == 1 and not settled[0].rising
 
 
+def test_a_score_hovering_at_the_bar_does_not_flip_back_and_forth():
+    class Score:
+        def __init__(self, score, speech=5.0):
+            self.score, self.features, self.drivers = score, {"speech_s": speech}, []
+
+    scores = iter([0.05, 0.55, 0.47, 0.52, 0.46, 0.38])
+    tracker = CueTracker(VoiceCueSettings(), scorer=lambda y, base: Score(next(scores)))
+    assert tracker.add_baseline(b"\0" * 320)
+    got = [tracker.window(b"\0" * 320) for _ in range(5)]
+    assert [c and c.rising for c in got] == [True, None, None, None, False]
+
+
 def test_silence_is_no_news_and_a_silent_start_waits_for_speech(voices):
     calm, _ = voices
     tracker = CueTracker(VoiceCueSettings(baseline_seconds=2.0))
