@@ -26,10 +26,17 @@ queue or for a crisis decision. The emergency queue has no preference: speed fir
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ivr.agents import Agent, AgentBook
+from ivr.agents import Agent, AgentBook, AgentsError
+
+if TYPE_CHECKING:
+    from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Every member counts as this penalty under a flat rule (above every seat).
 FLAT_PENALTY = 1000
@@ -39,6 +46,25 @@ PREFER_RULE = "ivr-prefer"
 CHILD_AGE_GROUPS = frozenset({"young_infant", "infant", "child"})
 NO_PREFERENCE_QUEUES = frozenset({"emergency"})
 NEITHER = 3  # fit of a member the agents list does not know
+
+
+@dataclass(frozen=True)
+class Routing:
+    """What a call's channel needs to route by skill (built once by the engine)."""
+
+    book: AgentBook
+    whisper: bool = False  # settings agents.whisper
+
+
+def skills_routing(settings: Settings) -> Routing | None:
+    """The engine's routing from settings; None (every member alike, and a warning)
+    when the agents list is unusable: calls still reach people, just not by skill."""
+    try:
+        book = settings.agent_book()
+    except AgentsError as exc:
+        log.warning("skills routing off, the agents list is unusable:\n%s", exc)
+        return None
+    return Routing(book, whisper=settings.agents.whisper)
 
 
 @dataclass(frozen=True)
