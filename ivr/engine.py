@@ -28,6 +28,7 @@ from ivr.pbx import PbxInstance
 from ivr.pbx.eagi import emergency_flags
 from ivr.pbx.render import default_maxload
 from ivr.settings import Settings
+from ivr.speech.load import load_recognizer
 from ivr.speech.tts import Synthesizer
 from ivr.store.reconcile import Reconciler, ami_live_channels, ami_member_interface
 from ivr.store.recorder import CallRecorder, EventListener
@@ -42,22 +43,6 @@ from ivr.triage.reloader import RulesStore
 from ivr.triage.voice_watch import VoiceWatch
 
 log = logging.getLogger(__name__)
-
-
-def load_recognizer(settings: Settings) -> Any:
-    """The speech recogniser with the models found on this machine, or None: without
-    one, calls answer by keypad (every prompt names the keys)."""
-    try:
-        from ivr.speech.asr import SpeechRecognizer
-    except ImportError:
-        return None
-    recognizer = SpeechRecognizer()
-    if not recognizer.languages():
-        log.warning("no speech recognition model installed: keypad answers only "
-                    "(see `ivr models list`)")
-        return None
-    return recognizer
-
 
 
 class Engine:

@@ -305,7 +305,7 @@ async def run_call(session: EagiSession, flow_name: str, *, sounds_dir: str | No
 
 
 class LazyRecognizer:
-    """``ivr.engine.load_recognizer`` on first use: a keypad call never imports the
+    """``ivr.speech.load.load_recognizer`` on first use: a keypad call never imports the
     speech models' libraries (about 0.3 s of a process's start)."""
 
     def __init__(self, settings: Any) -> None:
@@ -315,7 +315,7 @@ class LazyRecognizer:
 
     def _get(self) -> Any:
         if not self._loaded:
-            from ivr.engine import load_recognizer
+            from ivr.speech.load import load_recognizer
 
             self._recognizer = load_recognizer(self.settings)
             self._loaded = True
