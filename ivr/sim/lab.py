@@ -99,7 +99,9 @@ class Lab:
                                   s.secrets.ami_secret)
             await self._ami.connect()
             self._db = make_engine(s.database_url)
-            await asyncio.to_thread(self.process.start, 180.0, True)  # prompts rendered too
+            # prompts rendered too: a fresh instance renders every prompt (~200 spawned
+            # TTS jobs, minutes on a busy 2-core machine)
+            await asyncio.to_thread(self.process.start, 420.0, True)
         else:
             await self.engine.start()
             await self.engine.prepare_prompts()

@@ -184,7 +184,7 @@ async def test_calls_spread_over_two_engines_and_survive_one_killed(tmp_path, po
         try:
             await lab.start()
             share_state(settings_a.state_dir, settings_b.state_dir)
-            await asyncio.to_thread(engine_b.start, 180.0, True)  # every prompt rendered
+            await asyncio.to_thread(engine_b.start, 420.0, True)  # every prompt rendered
 
             # 1. Balanced: four calls alternate between the engines.
             first = await place_all(lab, SCENARIO, [f"1380013800{i}" for i in range(4)])

@@ -138,6 +138,10 @@ CASES: list[tuple[ev.Event, tuple[str, str, str, dict[str, Any]], str | None]] =
      ("conference", "", "", {"state": "team_joined", "room": "c1",
                              "member": "PJSIP/1002-00000001"}),
      "    emergency room: team_joined"),
+    (ev.VoiceCue(score=0.55, baseline=0.04, rising=True, drivers=["pitch"]),
+     ("voice_cue", "", "", {"score": 0.55, "baseline": 0.04, "rising": True,
+                            "drivers": ["pitch"]}),
+     "    voice cue: rising, score 0.55 (baseline 0.04)"),
 ]
 
 
