@@ -36,7 +36,7 @@ from ivr.store.models import Call, Disposition
 from ivr.web import auth, knowledge, sessions
 from ivr.web.app import render
 from ivr.web.live_view import call_view, caller_history
-from ivr.web.sse import EventStream
+from ivr.web.sse import EventStream, follow_board
 
 log = logging.getLogger(__name__)
 
@@ -192,11 +192,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     changed = asyncio.Event()
     changed.set()  # the first view at once
 
-    async def pump() -> None:
-        async for _update in live.subscribe():
-            changed.set()
-
-    pumping = asyncio.ensure_future(pump()) if live is not None else None
+    pumping = follow_board(live, changed)
     stream = EventStream(request)
     closing: asyncio.Event = request.app["closing"]
     streams: set[asyncio.Event] = request.app["streams"]

@@ -3,6 +3,7 @@ site's reverse proxy (``X-Accel-Buffering: no`` asks nginx not to buffer it)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -28,3 +29,16 @@ class EventStream:
 
     async def comment(self, text: str) -> None:
         await self.response.write(f": {text}\n\n".encode())
+
+
+def follow_board(live: Any, changed: asyncio.Event) -> asyncio.Future[None] | None:
+    """Set ``changed`` at every update of the live board (the stream that owns it cancels
+    the task when it ends); None without a board (no AMI yet)."""
+    if live is None:
+        return None
+
+    async def pump() -> None:
+        async for _update in live.subscribe():
+            changed.set()
+
+    return asyncio.ensure_future(pump())

@@ -36,7 +36,7 @@ from ivr.settings import WallboardSettings
 from ivr.store import switches
 from ivr.web import auth, sessions
 from ivr.web.app import render
-from ivr.web.sse import EventStream
+from ivr.web.sse import EventStream, follow_board
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +179,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     changed = asyncio.Event()
     changed.set()
 
-    async def pump() -> None:
-        async for _update in live.subscribe():
-            changed.set()
-
-    pumping = asyncio.ensure_future(pump()) if live is not None else None
+    pumping = follow_board(live, changed)
     stream = EventStream(request)
     closing: asyncio.Event = request.app["wallboard_closing"]
     quiet_since = time.monotonic()
