@@ -97,7 +97,7 @@ class Engine:
         self._switches = asyncio.ensure_future(
             SwitchMirror(self.recorder.engine, flags).run_forever())
         host_sounds, seen_sounds = self.pbx.sounds_dir
-        self._synth = Synthesizer(host_sounds, workers=2)
+        self._synth = Synthesizer(host_sounds, workers=2, shared=s.engine.tts_cache)
         self.prompts = PromptLibrary(self._synth, seen_sounds)
         self.recognizer = load_recognizer(s)
         if self.recognizer is not None:  # load models now: ~1-2 s each, not on a caller's time

@@ -81,6 +81,10 @@ class EngineSettings(BaseModel):
     prompts: Path = PROJECT_ROOT / "prompts"
     # Queue used when anything fails: a human always picks up.
     fallback_queue: str = "operator"
+    tts_cache: Path | None = Field(None, description=(
+        "A folder of rendered prompts shared by every engine on this host (file names "
+        "are content hashes): a new instance copies instead of synthesizing again; "
+        "empty: each instance renders its own."))
     # Who may open FastAGI / AudioSocket sessions (addresses or networks, e.g.
     # "10.0.0.5" or "10.0.0.0/24"); empty: the PBX host (pbx.host) and loopback.
     # Every FastAGI session must also carry the per-call token (SECURITY.md).

@@ -11,6 +11,11 @@ import pytest_asyncio
 from ivr.settings import load_settings
 from ivr.sim.lab import AgentSpec, Lab
 
+# every lab engine of the run (each its own Asterisk instance) takes the prompts the
+# first one rendered instead of synthesizing ~200 again (engine.tts_cache)
+os.environ.setdefault("IVR_ENGINE__TTS_CACHE",
+                      str(Path(__file__).parents[1] / ".pbx" / "tts-shared"))
+
 E2E_AGENTS = [
     AgentSpec("1001", ["pharmacy", "appointments", "emergency"], talk_seconds=2.5),
     AgentSpec("1002", ["operator"], talk_seconds=2.5),

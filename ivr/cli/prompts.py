@@ -42,7 +42,7 @@ def build(workers: int) -> None:
             click.echo(str(d), err=True)
         raise click.ClickException("the flows do not validate")
     cache, _seen = PbxInstance(settings).sounds_dir
-    synth = Synthesizer(cache, workers=workers)
+    synth = Synthesizer(cache, workers=workers, shared=settings.engine.tts_cache)
     jobs = prompt_jobs(flow_set)
     fresh = 0
     started = time.monotonic()

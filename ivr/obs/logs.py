@@ -11,6 +11,7 @@ of the caller's.
 from __future__ import annotations
 
 import contextvars
+import copy
 import json
 import logging
 from datetime import UTC, datetime
@@ -57,6 +58,9 @@ class JsonFormatter(logging.Formatter):
         mask_record(self._masker, record)  # type: ignore[arg-type]
 
     def format(self, record: logging.LogRecord) -> str:
+        # masked on a copy: the other handlers of the record get it as it was made
+        # (masked already where install_log_masking runs, as in `ivr serve`)
+        record = copy.copy(record)
         self._mask(record)
         line: dict[str, object] = {
             "at": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),

@@ -97,7 +97,7 @@ async def flab(fault_settings):
     sim = lab.pbx.sounds_dir[0] / "sim"
     sim.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(record_patient, sim, "ko-yeyak", "예약")
-    async with asyncio.timeout(300):
+    async with asyncio.timeout(480):  # the child engine itself waits up to 420 s
         await lab.start()
     try:
         yield lab

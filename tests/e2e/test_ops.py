@@ -180,6 +180,7 @@ async def test_curl_metrics_shows_the_active_call_then_none(olab):
     handler.setLevel(logging.INFO)
     root = logging.getLogger()
     root.addHandler(handler)
+    formats = [(h, h.formatter, list(h.filters)) for h in root.handlers]
     use_log_format("json", root)
     try:
         uniqueid = await olab.place("sayops-calm", "13800138301", context="sim-flow",
@@ -188,6 +189,9 @@ async def test_curl_metrics_shows_the_active_call_then_none(olab):
         await call_and_metrics(olab, uniqueid, answered_before)
     finally:
         root.removeHandler(handler)
+        for h, formatter, filters in formats:  # pytest's own handlers as they were
+            h.setFormatter(formatter)
+            h.filters[:] = filters
     record = olab.last_record
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     mine = [line for line in lines if line.get("call_id") == record.id]

@@ -44,3 +44,20 @@ def test_too_short_audio_is_rejected():
     with pytest.raises(TtsError):
         check_duration("one two three four five six seven eight nine ten", 0.5,
                        PROFILES["normal"])
+
+
+def test_a_shared_cache_is_filled_and_then_copied_from(tmp_path):
+    """A second instance takes the first one's rendering, byte for byte, unsynthesized."""
+    shared = tmp_path / "shared"
+    first = Synthesizer(tmp_path / "one", shared=shared)
+    try:
+        made = first.render("Shared prompt test.")
+    finally:
+        first.close()
+    assert (shared / made.name).read_bytes() == made.read_bytes()
+    second = Synthesizer(tmp_path / "two", shared=shared)
+    second._pool.shutdown()  # any synthesis now would raise: the copy is the only way
+    copied = second.render("Shared prompt test.")
+    assert copied.parent == tmp_path / "two"
+    assert copied.read_bytes() == made.read_bytes()
+    assert not list((tmp_path / "two").glob(".*.part"))
