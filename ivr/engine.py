@@ -26,7 +26,6 @@ from ivr.obs.metrics import EngineMetrics
 from ivr.obs.pool import BusyCountingExecutor
 from ivr.pbx import PbxInstance
 from ivr.pbx.eagi import emergency_flags
-from ivr.pbx.render import default_maxload
 from ivr.settings import Settings
 from ivr.speech.load import load_recognizer
 from ivr.speech.tts import Synthesizer
@@ -191,7 +190,7 @@ class Engine:
             agi_sessions=lambda: len(self.agi.sessions) if self.agi is not None else 0,
             audio_streams=lambda: len(self.audiosocket.streams),
             asr_busy=lambda: pool.busy, asr_workers=pool.workers,
-            maxload=default_maxload())
+            maxload=self.settings.pbx_maxload)
         self.metrics.start()
 
     def _start_voice_watch(self) -> None:

@@ -56,6 +56,10 @@ class PbxSettings(BaseModel):
         pattern=r"^[A-Za-z0-9]+/[^,&\s${}\[\]()]+(&[A-Za-z0-9]+/[^,&\s${}\[\]()]+)*"
                 r"(,[0-9]{1,4})?$",
         description="Dial() targets (and ring seconds) rung when no queue can take a caller.")
+    # asterisk.conf maxload: above this load average Asterisk refuses new calls (they
+    # reach the trunk's overflow, not silence).
+    maxload: float | None = Field(None, gt=0, description=(
+        "Load average above which Asterisk refuses new calls; empty: 3 per core."))
     mirror: str = "http://deb.debian.org/debian"
     suite: str = "sid"
     root: Path | None = Field(None, description="Debian root for a chrooted Asterisk.")
@@ -256,6 +260,13 @@ class Settings(BaseSettings):
     @property
     def pbx_root(self) -> Path:
         return self.pbx.root or self.state_dir / "root"
+
+    @property
+    def pbx_maxload(self) -> float:
+        """``pbx.maxload``, or three runnable tasks per core (see default_maxload)."""
+        from ivr.pbx.render import default_maxload
+
+        return self.pbx.maxload or default_maxload()
 
     @property
     def database_url(self) -> str:

@@ -146,6 +146,7 @@ class PbxInstance:
             agent_names={a.extension: a.name for a in book},
             queue_members=queue_members(book) if self.static_members else {},
             prefer_seconds=s.agents.prefer_seconds,
+            maxload=s.pbx_maxload,
             simulation=self.simulation,
             eagi_script=eagi.script,
             eagi_settings=eagi.settings,

@@ -6,7 +6,7 @@ team; a caller whose agent leaves before the team answers is never left alone.
 Each party sends its own sound - the agent a 600 Hz tone, the emergency team 1,000 Hz,
 the caller (a simulated patient, ``hearNAME`` in extensions_sim.conf) recorded speech -
 and records what it hears: the caller's recording is read back from the PBX's spool.
-Own lab (instance "drill", ports 28038/28060/28573/28575, RTP 28200-28399, handsets
+Own lab (instance "conf", ports 28038/28060/28573/28575, RTP 28200-28399, handsets
 28160+ / 28400+). Agents: 1001 answers for pharmacy, 1002 is the emergency team.
 """
 
@@ -47,7 +47,7 @@ steps:
 def conf_settings(tmp_path_factory):
     work = tmp_path_factory.mktemp("emergency_conf")
     settings = lab_settings(
-        work, "drill", ami=28038, sip=28060, rtp=range(28200, 28400), agi=28573,
+        work, "conf", ami=28038, sip=28060, rtp=range(28200, 28400), agi=28573,
         audiosocket=28575, state_dir=work / "state",
         pbx={"root": PROJECT_ROOT / ".pbx" / "root", "last_resort": "PJSIP/1004,5"})
     (work / "dialplans" / "conf_pharmacy.yaml").write_text(DIRECT_FLOW, encoding="utf-8")
@@ -56,17 +56,13 @@ def conf_settings(tmp_path_factory):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def lab(conf_settings):
-    # five labs share this machine's two cores: Asterisk's maxload (3 per core) would
-    # refuse the test's calls; not a setting, so the lab's render uses a higher one
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ivr.pbx.render.default_maxload", lambda cores=None: 50.0)
-        async with running_lab(conf_settings, AGENTS, handset_sip=28160,
-                               handset_rtp=28400) as lab:
-            for handset, hz in ((lab.handsets["1001"], AGENT_HZ),
-                                (lab.handsets["1002"], TEAM_HZ)):
-                handset.tone_hz = hz
-                handset.keep_audio = True
-            yield lab
+    async with running_lab(conf_settings, AGENTS, handset_sip=28160,
+                           handset_rtp=28400) as lab:
+        for handset, hz in ((lab.handsets["1001"], AGENT_HZ),
+                            (lab.handsets["1002"], TEAM_HZ)):
+            handset.tone_hz = hz
+            handset.keep_audio = True
+        yield lab
 
 
 async def wait_for(predicate, timeout, what):

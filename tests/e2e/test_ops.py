@@ -105,12 +105,8 @@ async def olab(ops_settings):
     sim = lab.pbx.sounds_dir[0] / "sim"
     sim.mkdir(parents=True, exist_ok=True)
     await asyncio.to_thread(make_voices, sim)
-    # five labs share this machine's two cores: Asterisk's maxload (3 per core) would
-    # refuse the test's calls; not a setting, so this lab's render uses a higher one
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ivr.pbx.render.default_maxload", lambda cores=None: 50.0)
-        async with asyncio.timeout(600):
-            await lab.start()
+    async with asyncio.timeout(600):
+        await lab.start()
     try:
         yield lab
     finally:

@@ -117,6 +117,11 @@ def test_maxload_follows_the_cores():
     assert default_maxload() == 3.0 * (os.cpu_count() or 1)
 
 
+def test_maxload_is_a_setting_that_falls_back_to_the_cores(tmp_path):
+    assert Settings(state_dir=tmp_path).pbx_maxload == default_maxload()
+    assert Settings(state_dir=tmp_path, pbx={"maxload": 12.5}).pbx_maxload == 12.5
+
+
 def test_private_dir_makes_parents_private_and_tightens_only_when_asked(tmp_path):
     deep = private_dir(tmp_path / "a" / "b" / "c")
     assert [mode(p) for p in (tmp_path / "a", tmp_path / "a" / "b", deep)] == [0o700] * 3
