@@ -395,8 +395,9 @@ class LiveBoard:
             call.waiting_since = now
             call.queue = str(e.get("Queue") or call.queue or "")
             call.position = _int(e.get("Position"))
-            if (prio := _int(e.get("Priority"))) is not None:
-                call.priority = prio
+            # No Priority from this event: it is the channel's dialplan priority (the
+            # Queue() line), not the queue's; the engine's Route event and QueueEntry
+            # (QueueStatus) carry the queue priority.
         elif name == "QueueCallerAbandon":
             call.outcome = "abandoned"
             if call.call_id is None:  # no engine here will tell us its end
