@@ -83,6 +83,8 @@ class EngineSettings(BaseModel):
     database_url: str | None = None
     dialplans: Path = PROJECT_ROOT / "dialplans"
     prompts: Path = PROJECT_ROOT / "prompts"
+    # The line's clinician-owned answers (ivr/kb/): one entry per YAML file.
+    knowledge: Path = PROJECT_ROOT / "knowledge" / "answers"
     # Queue used when anything fails: a human always picks up.
     fallback_queue: str = "operator"
     tts_cache: Path | None = Field(None, description=(

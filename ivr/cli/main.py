@@ -13,6 +13,7 @@ from ivr.cli.demo import demo
 from ivr.cli.followups import followups
 from ivr.cli.graph import graph
 from ivr.cli.intent import intent
+from ivr.cli.kb import kb
 from ivr.cli.models import models
 from ivr.cli.override import override
 from ivr.cli.pbx import pbx
@@ -43,6 +44,7 @@ cli.add_command(db)
 cli.add_command(demo)
 cli.add_command(followups)
 cli.add_command(intent)
+cli.add_command(kb)
 cli.add_command(graph)
 cli.add_command(models)
 cli.add_command(override)
