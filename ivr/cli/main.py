@@ -10,6 +10,7 @@ import click
 from ivr.cli.agents import agents
 from ivr.cli.db import db
 from ivr.cli.demo import demo
+from ivr.cli.drill import drill
 from ivr.cli.followups import followups
 from ivr.cli.graph import graph
 from ivr.cli.intent import intent
@@ -42,6 +43,7 @@ def cli(verbose: int) -> None:
 cli.add_command(agents)
 cli.add_command(db)
 cli.add_command(demo)
+cli.add_command(drill)
 cli.add_command(followups)
 cli.add_command(intent)
 cli.add_command(kb)

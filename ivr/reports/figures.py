@@ -28,7 +28,15 @@ from sqlalchemy.orm import Session
 from ivr.reports.labels import department_label, not_symptoms, symptom_label
 from ivr.reports.themes import THEMES, count_themes
 from ivr.reports.trends import DEFAULT_RULE, Rise, RiseRule, find_rises
-from ivr.store.models import Call, QueueResult, SurveyAnswer, TriageDecision, Turn, aware
+from ivr.store.models import (
+    Call,
+    Drill,
+    QueueResult,
+    SurveyAnswer,
+    TriageDecision,
+    Turn,
+    aware,
+)
 
 DEFAULT_TZ = "Asia/Shanghai"
 COMPLAINTS_FLOW = "complaints"
@@ -133,6 +141,26 @@ class Trend:
 
 
 @dataclass
+class DrillRun:
+    """One ``ivr drill`` call (its call is left out of every other figure)."""
+
+    started_at: str  # local time
+    scenario: str
+    passed: bool
+    time_to_human_s: float | None
+    failed_steps: list[str]
+
+
+@dataclass
+class Drills:
+    runs: list[DrillRun] = field(default_factory=list)
+    passed: int = 0
+    failed: int = 0
+    time_to_human_p50: float | None = None
+    time_to_human_max: float | None = None
+
+
+@dataclass
 class Figures:
     period: Period
     volume: Volume
@@ -144,6 +172,7 @@ class Figures:
     alerts: list[Rise]
     trend: Trend
     notes: list[str] = field(default_factory=list)
+    drills: Drills = field(default_factory=Drills)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,11 +215,31 @@ def _hold_histogram(holds: Iterable[float]) -> list[dict[str, Any]]:
     return [{"label": label, "calls": n} for label, n in zip(labels, counts, strict=True)]
 
 
+# drill calls (ivr drill) are no patients' calls: left out of every figure but Drills
+_NOT_A_DRILL = Call.id.not_in(select(Drill.call_id).where(Drill.call_id.is_not(None)))
+
+
+def _drills(s: Session, since: datetime, until: datetime, zone: ZoneInfo) -> Drills:
+    rows = s.scalars(select(Drill).where(Drill.started_at >= since, Drill.started_at < until)
+                     .order_by(Drill.started_at)).all()
+    runs = [DrillRun(started_at=aware(d.started_at).astimezone(zone).replace(microsecond=0)
+                     .isoformat(), scenario=d.scenario, passed=d.passed,
+                     time_to_human_s=d.time_to_human_s,
+                     failed_steps=[str(st.get("step")) for st in d.steps or ()
+                                   if not st.get("held")])
+            for d in rows]
+    times = [r.time_to_human_s for r in runs if r.time_to_human_s is not None]
+    return Drills(runs=runs, passed=sum(r.passed for r in runs),
+                  failed=sum(not r.passed for r in runs),
+                  time_to_human_p50=percentile(times, 50),
+                  time_to_human_max=max(times) if times else None)
+
+
 class _Reader:
     """The rows of one period, read once, in a few plain queries."""
 
     def __init__(self, s: Session, since: datetime, until: datetime) -> None:
-        in_period = (Call.started_at >= since, Call.started_at < until)
+        in_period = (Call.started_at >= since, Call.started_at < until, _NOT_A_DRILL)
         self.calls = s.execute(select(
             Call.id, Call.started_at, Call.direction, Call.outcome, Call.department,
             Call.urgency, Call.hold_seconds, Call.flow, Call.language, Call.queue,
@@ -370,7 +419,8 @@ def _daily_blocks(s: Session, until: datetime, rule: RiseRule
     baseline_days = max(0, covered - rule.recent_days)
     rows = s.execute(select(TriageDecision.call_id, TriageDecision.symptoms, Call.started_at)
                      .join(Call, Call.id == TriageDecision.call_id)
-                     .where(Call.started_at >= start, Call.started_at < until)).all()
+                     .where(Call.started_at >= start, Call.started_at < until,
+                            _NOT_A_DRILL)).all()
     seen: set[tuple[str, str]] = set()
     daily: dict[str, list[int]] = defaultdict(lambda: [0] * blocks)
     for row in rows:
@@ -395,6 +445,7 @@ def compute_figures(engine: Engine, since: datetime, until: datetime, *,
     with Session(engine) as s:
         rows = _Reader(s, since, until)
         daily, baseline_days = _daily_blocks(s, until, rule)
+        drills = _drills(s, since, until, zone)
 
     per_call = _symptoms_per_call(rows.triage)
     totals: Counter[str] = Counter()
@@ -441,4 +492,5 @@ def compute_figures(engine: Engine, since: datetime, until: datetime, *,
         trend=Trend(rule=rule.describe(), recent_days=rule.recent_days,
                     baseline_days=min(baseline_days, rule.baseline_days)),
         notes=notes,
+        drills=drills,
     )

@@ -334,3 +334,21 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     remote: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Drill(Base):
+    """One ``ivr drill`` call (ivr/drill/): a simulated emergency or crisis caller placed
+    through the live line, its time to a human and whether each step held. Its call
+    (``call_id``) is a drill, never a patient: the reports leave it out of every figure."""
+
+    __tablename__ = "drills"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow,
+                                                 index=True)
+    scenario: Mapped[str] = mapped_column(String(32))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    time_to_human_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # [{"step": "red_flag", "held": true, "at_s": 7.9, "detail": "..."}, ...]
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    call_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
