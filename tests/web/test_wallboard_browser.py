@@ -30,6 +30,7 @@ from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 
+from ivr.settings import PROJECT_ROOT
 from ivr.sim.lab import AgentSpec
 from ivr.store import switches
 from ivr.store.access import add_staff
@@ -75,6 +76,9 @@ def wall_settings(tmp_path_factory):
     settings = lab_settings(
         work, "wall", ami=30038, sip=30060, rtp=range(30200, 30400), agi=30573,
         audiosocket=30575, state_dir=work / "state",
+        # the project's Asterisk root, as the other own-port labs use: without it each run
+        # debootstraps a private 600 MB sid root into state/ (3-5 min, needs the mirror)
+        pbx={"root": PROJECT_ROOT / ".pbx" / "root"},
         web={"enabled": True, "port": WEB_PORT, "agent_extensions": {"boss": "1001"}})
     for name, values in FLOWS.items():
         (work / "dialplans" / f"{name}.yaml").write_text(
