@@ -38,6 +38,7 @@ from ivr.telephony.audiosocket import AudioSocketServer
 from ivr.telephony.channel import AgiChannel, PromptLibrary
 from ivr.telephony.errors import AmiError
 from ivr.telephony.fastagi import AgiSession, FastAgiServer
+from ivr.telephony.skills import skills_routing
 from ivr.triage.reloader import RulesStore
 from ivr.triage.voice_watch import VoiceWatch
 
@@ -72,6 +73,8 @@ class Engine:
         self.live: LiveBoard | None = None  # calls and agents now, for the staff's pages
         self.emergency: EmergencyRooms | None = None  # emergency rooms' steps, with AMI
         self.web: Any = None  # the staff's web pages (aiohttp AppRunner), if enabled
+        # who rings first and the whisper (agents.yaml, agents.*); None: all alike
+        self.routing = skills_routing(settings)
 
     # --- lifecycle -----------------------------------------------------------
     async def start(self, connect_ami: bool = True, require_ami: bool = True) -> None:
@@ -285,9 +288,11 @@ class Engine:
     # --- calls ---------------------------------------------------------------
     def _channel(self, session: AgiSession) -> AgiChannel:
         self.prompts.use_recordings(self.flows.recordings())
-        return AgiChannel(session, self.prompts, self.audiosocket,
-                          f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
-                          self.recognizer, self._asr_pool)
+        channel = AgiChannel(session, self.prompts, self.audiosocket,
+                             f"{self.settings.engine.host}:{self.settings.engine.audiosocket_port}",
+                             self.recognizer, self._asr_pool)
+        channel.routing = self.routing
+        return channel
 
     def _call_done(self, session: AgiSession) -> None:
         self.active.pop(session.uniqueid, None)

@@ -6,11 +6,12 @@ operator, then to the emergency team; nothing here ends a call in silence.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ivr import events as ev
 from ivr.flows.context import fill
 from ivr.telephony.channel import QueueOutcome
+from ivr.telephony.handoff import Handoff, handoff_for
 
 if TYPE_CHECKING:
     from ivr.flows.context import StepContext
@@ -53,6 +54,21 @@ async def to_people(ctx: StepContext, step: Route) -> str:
     return await to_human(ctx, str(step.queue), step.priority, summary)
 
 
+def agent_handoff(variables: dict[str, Any], queue: str, lang: str) -> Handoff:
+    """What the agent of ``queue`` is handed: the handset's caller-ID name, the whisper
+    text (spoken only with agents.whisper) and the call's preferences (language, a
+    child caller). Per attempt: an escalation names its own department."""
+    try:  # the triage rules' words that are not symptoms ('child'): cached, read once
+        # (imported here: ivr.reports pulls the report stack, which ivr-eagi's root lacks)
+        from ivr.reports.labels import not_symptoms, symptom_names_zh
+
+        skip, names_zh = not_symptoms(), symptom_names_zh()
+    except Exception:  # labels only: the handoff goes on without them
+        skip, names_zh = frozenset(), {}
+    return handoff_for(variables, queue, lang, whisper=True, not_symptoms=skip,
+                       names_zh=names_zh)
+
+
 async def to_human(ctx: StepContext, queue: str, priority: int, summary: str) -> str:
     """Queue the caller; if the queue cannot take them, escalate until someone does."""
     state = ctx.state
@@ -61,7 +77,8 @@ async def to_human(ctx: StepContext, queue: str, priority: int, summary: str) ->
         await ctx.record(ev.Route(step=q, queue=q, priority=priority, summary=summary,
                                   escalation=attempt > 0))
         result = await state.channel.transfer_to_queue(
-            q, priority, summary=summary, call_id=state.call_id)
+            q, priority, summary=summary, call_id=state.call_id,
+            handoff=agent_handoff(state.vars, q, state.lang))
         await ctx.record(ev.QueueResult(step=q, queue=q, priority=priority,
                                         status=result.status, agent=result.agent))
         if result.answered:

@@ -41,6 +41,17 @@ class AnsweredCall:
         return [f for at, f in self.frames if since <= at < until]
 
 
+def from_display(sender: object) -> str:
+    """The INVITE's From display name as a handset shows it. pyVoIP's parsed From
+    keeps a closing quote of a quoted name (``U1 chest pain 138**03" ``).
+
+    >>> from_display({"caller": '"U1 chest pain 138**03" '}), from_display(None)
+    ('U1 chest pain 138**03', '')
+    """
+    name = str(sender.get("caller") or "") if isinstance(sender, dict) else ""
+    return name.strip().strip('"').strip()
+
+
 class AgentHandset:
     def __init__(self, extension: str, password: str, server: str, server_port: int,
                  local_port: int, rtp_low: int, rtp_high: int, talk_seconds: float = 3.0,
@@ -108,9 +119,8 @@ class AgentHandset:
             return  # let it ring
         headers = {k: str(v) for k, v in call.request.headers.items()
                    if isinstance(k, str) and k.lower().startswith("x-ivr")}
-        sender = call.request.headers.get("From")
-        got = AnsweredCall(self.extension, headers, display_name=str(
-            sender.get("caller") or "") if isinstance(sender, dict) else "")
+        got = AnsweredCall(self.extension, headers,
+                           display_name=from_display(call.request.headers.get("From")))
         end_ring = time.monotonic() + self.answer_delay
         while time.monotonic() < end_ring and call.state == CallState.RINGING:
             time.sleep(0.02)

@@ -24,6 +24,8 @@ from ivr.telephony.agi_protocol import AgiReply, command
 from ivr.telephony.audiosocket import AudioSocketServer, AudioStream, collect_audio, wait_stream
 from ivr.telephony.errors import AgiCommandError, CallerHangup
 from ivr.telephony.fastagi import AgiSession
+from ivr.telephony.handoff import Handoff
+from ivr.telephony.skills import QueuePlan, Routing, plan_queue, queue_plan
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +103,10 @@ class Channel(Protocol):
         """Ring one extension; ``summary`` reaches the callee's screen."""
 
     async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
-                                summary: str = "", call_id: str = "") -> QueueOutcome:
-        """Wait in ``queue`` until an agent's conversation ends or the queue gives up."""
+                                summary: str = "", call_id: str = "",
+                                handoff: Handoff | None = None) -> QueueOutcome:
+        """Wait in ``queue`` until an agent's conversation ends or the queue gives up;
+        ``handoff``: the agent's caller-ID name, whisper and the call's preferences."""
 
     async def set_variable(self, name: str, value: str) -> None:
         """Set a channel variable (names in :mod:`ivr.telephony.variables`)."""
@@ -188,6 +192,9 @@ class AgiCallControl:
     AGI commands; only how a command line reaches Asterisk differs (``command``)."""
 
     prompts: PromptLibrary
+    # skills routing and the whisper setting (the engine's, from agents.yaml); None:
+    # every member alike, no whisper
+    routing: Routing | None = None
 
     async def command(self, line: str, *, on_dead_channel: bool = False) -> AgiReply:
         raise NotImplementedError
@@ -229,19 +236,62 @@ class AgiCallControl:
                             f"PJSIP/{extension}" if status == "ANSWER" else None)
 
     async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
-                                summary: str = "", call_id: str = "") -> QueueOutcome:
+                                summary: str = "", call_id: str = "",
+                                handoff: Handoff | None = None) -> QueueOutcome:
         """Wait in ``queue`` (``priority``: higher is served first) until an agent takes
-        the call and the conversation ends, or the queue gives up."""
+        the call and the conversation ends, or the queue gives up.
+
+        With a ``handoff``: the agent's handset shows its caller-ID name (the pre-dial
+        handler reads IVR_AGENT_DISPLAY), the free agents who fit the call best ring
+        first (skills.plan_queue), and with agents.whisper the agent hears it before
+        the bridge (Queue()'s announceoverride). Anything failing here queues the
+        call as before: a person still takes it."""
         await self.set_variable(v.QUEUE_PRIO, str(priority))
         await self.set_variable(v.IVR_CALL_ID, call_id)
         await self.set_variable(v.IVR_SUMMARY, summary[:200])
         await self.set_variable(v.IVR_DEPARTMENT, queue)
-        args = f"{queue},b({v.AGENT_PREDIAL}),,,{timeout or ''}"
-        await self.command(command("EXEC", "Queue", args))
+        plan, announce = await self._handoff(queue, handoff)
+        for name, value in plan.variables.items():
+            await self.set_variable(name, value)
+        # Queue(queuename,options,URL,announceoverride,timeout,AGI,gosub,rule,position)
+        # (Asterisk 22: no macro argument since 21)
+        args = (f"{queue},b({v.AGENT_PREDIAL}),,{announce},{timeout or ''},,,"
+                f"{plan.rule}")
+        try:
+            await self.command(command("EXEC", "Queue", args))
+        finally:
+            # the rule moved them meanwhile; unset, so a later Queue() (the dialplan's
+            # fallback) sees every member
+            with contextlib.suppress(CallerHangup):
+                for name in plan.variables:
+                    await self.set_variable(name, "")
         agent = await self.get_variable(v.MEMBERINTERFACE)
         if agent:
             return QueueOutcome("ANSWERED", agent)
         return QueueOutcome(await self.get_variable(v.QUEUESTATUS) or "UNKNOWN")
+
+    async def _handoff(self, queue: str, handoff: Handoff | None) -> tuple[QueuePlan, str]:
+        """The queue plan and the whisper's sound ("" none) of one Queue() attempt."""
+        if handoff is None:
+            return queue_plan(None), ""
+        await self.set_variable(v.IVR_AGENT_DISPLAY, handoff.display)
+        try:
+            plan = await plan_queue(self.routing, self.get_variable, queue,
+                                    handoff.language, handoff.variables)
+        except CallerHangup:
+            raise
+        except Exception:  # never keep a caller from a person over a preference
+            log.warning("skills routing for %s failed: every member alike", queue,
+                        exc_info=True)
+            plan = queue_plan(None)
+        announce = ""
+        if handoff.whisper and self.routing is not None and self.routing.whisper:
+            try:
+                announce = await self.prompts.sound_for(handoff.whisper, handoff.language,
+                                                        "normal")
+            except Exception:
+                log.warning("whisper for %s not rendered: none", queue, exc_info=True)
+        return plan, announce
 
     async def set_variable(self, name: str, value: str) -> None:
         await self.command(command("SET VARIABLE", name, value))

@@ -18,6 +18,7 @@ from typing import Any
 
 from ivr.telephony.channel import Heard, QueueOutcome
 from ivr.telephony.errors import CallerHangup
+from ivr.telephony.handoff import Handoff
 
 HANGUP = "<hangup>"
 SAY = "say:"  # "say:I have chest pain" - the caller speaks
@@ -49,6 +50,7 @@ class FakeChannel:
     caller_number: str = "13800138000"
     log: list[tuple[str, str]] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
+    handoffs: list[Handoff] = field(default_factory=list)  # one per queue attempt
     hung_up: bool = False
     other_queues: Callable[[str], QueueOutcome] | None = None
     after_script: Callable[[str], str] | None = None
@@ -151,9 +153,12 @@ class FakeChannel:
         raise UnexpectedCommand("listen() is not scripted in FakeChannel")
 
     async def transfer_to_queue(self, queue: str, priority: int = 0, timeout: int = 0,
-                                summary: str = "", call_id: str = "") -> QueueOutcome:
+                                summary: str = "", call_id: str = "",
+                                handoff: Handoff | None = None) -> QueueOutcome:
         self._check()
         self.log.append(("queue", f"{queue}:{priority}"))
+        if handoff is not None:  # what the agent's handset would show
+            self.handoffs.append(handoff)
         if queue in self.queues:
             return self.queues[queue]
         if self.other_queues is not None:

@@ -27,7 +27,7 @@ queue or for a crisis decision. The emergency queue has no preference: speed fir
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -162,3 +162,93 @@ def preference_window(members: list[MemberState], book: AgentBook,
     if lo in worse:
         return None  # shares its penalty with a worse one (log-ins without a seat)
     return lo, hi
+
+
+@dataclass(frozen=True)
+class QueuePlan:
+    """How one Queue() attempt is set up: channel variables set before it and the
+    queue rule it runs with (Queue()'s ``rule`` argument)."""
+
+    variables: dict[str, str]
+    rule: str
+
+
+def queue_plan(window: tuple[int, int] | None) -> QueuePlan:
+    """The variables and rule for a window (or none: every member alike).
+
+    app_queue changes QUEUE_MIN/MAX/RAISE_PENALTY by a rule only when the call set
+    them before Queue() (queuerules.conf.sample), so every call sets all three:
+    without QUEUE_RAISE_PENALTY the flat rule would change nothing and the lowest
+    seat would always ring first. The raise starts at 0 (no member is raised, so the
+    window holds its seats; app_queue raises before it checks the window) and the
+    rule raises every member to FLAT_PENALTY: at once (flat) or after
+    ``agents.prefer_seconds`` (prefer, which also opens the window to all).
+
+    >>> queue_plan(None)
+    QueuePlan(variables={'QUEUE_MIN_PENALTY': '0', 'QUEUE_MAX_PENALTY': '1000', \
+'QUEUE_RAISE_PENALTY': '0'}, rule='ivr-flat')
+    >>> queue_plan((2, 3)).variables['QUEUE_MIN_PENALTY'], queue_plan((2, 3)).rule
+    ('2', 'ivr-prefer')
+    """
+    lo, hi = window if window is not None else (0, FLAT_PENALTY)
+    return QueuePlan({"QUEUE_MIN_PENALTY": str(lo), "QUEUE_MAX_PENALTY": str(hi),
+                      "QUEUE_RAISE_PENALTY": "0"},
+                     PREFER_RULE if window is not None else FLAT_RULE)
+
+
+def member_interfaces(member_list: str | None) -> list[str]:
+    """``QUEUE_MEMBER_LIST()``'s comma-separated interfaces, blanks dropped.
+
+    >>> member_interfaces("PJSIP/1001,PJSIP/1002"), member_interfaces(None)
+    (['PJSIP/1001', 'PJSIP/1002'], [])
+    """
+    return [i.strip() for i in (member_list or "").split(",") if i.strip()]
+
+
+def is_free(device_state: str | None, paused: str | None) -> bool:
+    """A member rings now only if its handset is idle (NOT_INUSE) and it is not paused.
+
+    >>> is_free("NOT_INUSE", "0"), is_free("INUSE", "0"), is_free("NOT_INUSE", "1")
+    (True, False, False)
+    """
+    return device_state == "NOT_INUSE" and (paused or "0").strip() == "0"
+
+
+def member_state(interface: str, penalty: str | None, device_state: str | None,
+                 paused: str | None) -> MemberState | None:
+    """One member from what the dialplan functions returned; None when unreadable."""
+    try:
+        value = int(str(penalty).strip())
+    except ValueError:
+        return None
+    return MemberState(interface, value, is_free(device_state, paused))
+
+
+# Reads one channel variable or dialplan function, e.g. Channel.get_variable.
+VarReader = Callable[[str], Awaitable[str | None]]
+
+
+async def read_members(get: VarReader, queue: str) -> list[MemberState]:
+    """The queue's members as Asterisk has them now (QUEUE_MEMBER_LIST, QUEUE_MEMBER's
+    penalty and paused, DEVICE_STATE of the handset), read through the call's own
+    channel: no AMI round trip, and the same view Queue() is about to use."""
+    out = []
+    for iface in member_interfaces(await get(f"QUEUE_MEMBER_LIST({queue})")):
+        penalty = await get(f"QUEUE_MEMBER({queue},penalty,{iface})")
+        paused = await get(f"QUEUE_MEMBER({queue},paused,{iface})")
+        device = await get(f"DEVICE_STATE({iface})")
+        member = member_state(iface, penalty, device, paused)
+        if member is not None:
+            out.append(member)
+    return out
+
+
+async def plan_queue(routing: Routing | None, get: VarReader, queue: str, language: str,
+                     variables: Mapping[str, object]) -> QueuePlan:
+    """The plan of one Queue() attempt: a window on the free best-fitting agents when
+    there are some, else every member alike (also without an agents list)."""
+    needs = call_needs(queue, language, variables)
+    if routing is None or needs is None or not len(routing.book):
+        return queue_plan(None)
+    members = await read_members(get, queue)
+    return queue_plan(preference_window(members, routing.book, needs))

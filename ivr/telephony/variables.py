@@ -28,4 +28,5 @@ IVR_EMERGENCY_ROOM = "IVR_EMERGENCY_ROOM"
 # ("__": inherited by the agent's leg, where ivr-agent-predial sets CALLERID(name)).
 QUEUE_MIN_PENALTY = "QUEUE_MIN_PENALTY"
 QUEUE_MAX_PENALTY = "QUEUE_MAX_PENALTY"
+QUEUE_RAISE_PENALTY = "QUEUE_RAISE_PENALTY"  # set with them: queue rules change only set ones
 IVR_AGENT_DISPLAY = "__IVR_AGENT_DISPLAY"

@@ -190,7 +190,10 @@ async def test_commands_are_quoted_and_replies_parsed():
         'STREAM FILE "/ivr/main/sounds/Hello, \\"caller\\"" "1"',
         'GET DATA "/ivr/main/sounds/Your number" "3000" "2"',
     ]
-    assert command("EXEC", "Queue", "pharmacy,b(ivr-agent-predial^s^1),,,") in peer.commands
+    # Queue(queuename,options,URL,announceoverride,timeout,AGI,gosub,rule): every member
+    # alike (no handoff: no window, no whisper)
+    assert command("EXEC", "Queue", "pharmacy,b(ivr-agent-predial^s^1),,,,,,ivr-flat"
+                   ) in peer.commands
     assert 'SET VARIABLE "QUEUE_PRIO" "5"' in peer.commands
 
 
