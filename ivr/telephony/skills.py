@@ -16,7 +16,14 @@ call's best fit depends on the call (its language, a child caller, a crisis). So
   best-fitting free ones with the rule ``ivr-prefer``, which drops the window and
   flattens after ``agents.prefer_seconds``. A preferred agent who is busy, paused or
   absent is never waited for (only free ones get a window); one who is free but does
-  not answer holds the call for at most ``prefer_seconds``.
+  not answer holds the call until the first ring round that starts after
+  ``prefer_seconds`` (app_queue applies a rule between rounds: a round is the queue's
+  ``timeout`` plus ``retry``, 15 + 2 s in queues.conf; measured 17 s in the e2e).
+
+Every Queue() attempt sets QUEUE_MIN/MAX/RAISE_PENALTY (:func:`queue_plan`): app_queue
+moves only the ones a call set, so without them ``ivr-flat`` would change nothing and
+the lowest seat would always ring first. The engine unsets them after Queue(), so the
+dialplan's own fallback Queue() calls see every member (by seat, without the rule).
 
 Fit, best first: speaks the caller's language and has the skill the call needs;
 language only; skill only; neither. The skill a call needs: ``pediatrics`` in the
