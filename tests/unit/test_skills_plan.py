@@ -4,9 +4,13 @@ as pyVoIP parses it, and the handoff the route step gives each queue attempt."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from ivr.agents import Agent, AgentBook
 from ivr.flows.people import agent_handoff
 from ivr.sim.handset import from_display
+from ivr.telephony.agi_protocol import AgiReply, command
+from ivr.telephony.channel import AgiCallControl
 from ivr.telephony.skills import (
     FLAT_RULE,
     PREFER_RULE,
@@ -111,3 +115,54 @@ def test_each_queue_attempt_gets_its_own_handoff():
     assert got.language == "en-US" and got.variables["caller.age_group"] == "child"
     plain = agent_handoff({"caller.number": "13900139007"}, "operator", "en-US")
     assert plain.display.endswith("139**07")
+
+
+class ScriptedAgi(AgiCallControl):
+    """The AGI commands transfer_to_queue sends, against canned dialplan answers."""
+
+    def __init__(self, values: dict[str, str], routing: Routing | None) -> None:
+        self.values = values
+        self.routing = routing
+        self.sent: list[str] = []
+        self.prompts = SimpleNamespace(sound_for=self._sound)  # type: ignore[assignment]
+
+    async def _sound(self, text: str, lang: str, profile: str) -> str:
+        return f"/ivr/t/sounds/tts-{len(text)}"
+
+    async def command(self, line: str, *, on_dead_channel: bool = False) -> AgiReply:
+        self.sent.append(line)
+        if line.startswith("GET VARIABLE"):
+            name = line.split('"')[1]
+            value = self.values.get(name)
+            return AgiReply(200, "1" if value is not None else "0", value)
+        return AgiReply(200, "1")
+
+    def _mark_gone(self) -> None:
+        pass
+
+
+async def test_transfer_to_queue_sets_window_name_and_whisper_then_unsets():
+    handoff = agent_handoff({"caller.number": "13900139007", "triage.urgency": 2,
+                             "triage.symptoms": "fever", "caller.age_group": "child"},
+                            "general_medicine", "en-US")
+    agi = ScriptedAgi(ASTERISK, Routing(BOOK, whisper=True))
+    await agi.transfer_to_queue("general_medicine", 3, handoff=handoff)
+    queue = next(i for i, c in enumerate(agi.sent) if c.startswith('EXEC "Queue"'))
+    before, after = agi.sent[:queue], agi.sent[queue + 1:]
+    assert 'SET VARIABLE "__IVR_AGENT_DISPLAY" "U2 fever 139**07"' in before
+    assert 'SET VARIABLE "QUEUE_MIN_PENALTY" "2"' in before
+    assert 'SET VARIABLE "QUEUE_MAX_PENALTY" "2"' in before
+    assert 'SET VARIABLE "QUEUE_RAISE_PENALTY" "0"' in before
+    assert agi.sent[queue] == command(
+        "EXEC", "Queue", "general_medicine,b(ivr-agent-predial^s^1),,"
+        "/ivr/t/sounds/tts-13,,,,ivr-prefer")  # "urgent, fever" as the announcement
+    for name in ("QUEUE_MIN_PENALTY", "QUEUE_MAX_PENALTY", "QUEUE_RAISE_PENALTY"):
+        assert f'SET VARIABLE "{name}" ""' in after  # the fallback's Queue() sees all
+
+
+async def test_whisper_off_and_unreadable_members_still_queue():
+    handoff = agent_handoff({"caller.age_group": "child"}, "general_medicine", "en-US")
+    agi = ScriptedAgi({}, Routing(BOOK, whisper=False))
+    await agi.transfer_to_queue("general_medicine", 3, handoff=handoff)
+    assert command("EXEC", "Queue", "general_medicine,b(ivr-agent-predial^s^1),,,,,,"
+                   "ivr-flat") in agi.sent
