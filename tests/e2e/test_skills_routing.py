@@ -8,7 +8,8 @@ the caller-ID name ``U2 fever 139**07`` (From display name of the INVITE) and he
 the whisper ("urgent, fever", rendered by the engine's TTS: espeak-ng, a poor stand-in
 for a human voice, enough to be heard) before the caller is bridged. When 1002 does not
 answer, the window widens after agents.prefer_seconds and 1001 takes the call: a
-preference never leaves the caller with nobody.
+preference never leaves the caller with nobody. A Mandarin caller at the results desk
+rings 1003, the only Mandarin speaker there, though 1001 is first in the list.
 
 Own lab: instance 'skills', ports 27000-27999 only.
 """
@@ -31,6 +32,7 @@ from tests.e2e.own_lab import lab_settings
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio(loop_scope="module")]
 
 CALLER = "13900139007"
+MANDARIN_CALLER = "13600136003"
 DISPLAY = "U2 fever 139**07"
 
 AGENTS_YAML = """\
@@ -38,31 +40,47 @@ agents:
   - extension: "1001"
     name: Nurse Adults
     languages: [en-US]
-    queues: [general_medicine, operator, emergency]
+    queues: [general_medicine, results, operator, emergency]
   - extension: "1002"
     name: Nurse Kids
     languages: [en-US]
     skills: [pediatrics]
     queues: [general_medicine, operator, emergency]
+  - extension: "1003"
+    name: Nurse Li
+    languages: [zh-CN]
+    queues: [results, operator, emergency]
 """
 
-# The test line: straight from the welcome to general medicine as a child with a fever
-# (what a triage step would have found, set here so the call needs no speech).
+# The test line: after the welcome, a child with a fever for general medicine (what a
+# triage step would have found, set here so the call needs no speech or keys), or, from
+# MANDARIN_CALLER, a Mandarin speaker for the results desk.
 FLOW = """\
 flow: main
 description: Skills routing test line.
-languages: [en-US]
+languages: [en-US, zh-CN]
 start: welcome
 on_error: to_operator
 emergency_key: "9"
 emergency_step: to_emergency
 steps:
-  welcome: {type: say, prompt: welcome, next: child_caller}
+  welcome: {type: say, prompt: welcome, next: which}
+  which:
+    type: switch
+    var: caller.number
+    cases:
+      "13600136003": mandarin_caller
+    default: child_caller
   child_caller:
     type: set
-    vars: {caller.age_group: child, triage.urgency: 2, triage.symptoms: fever}
+    vars: {lang: en-US, caller.age_group: child, triage.urgency: 2, triage.symptoms: fever}
     next: to_doctor
   to_doctor: {type: route, queue: general_medicine, priority: 3, summary: Child with fever}
+  mandarin_caller:
+    type: set
+    vars: {lang: zh-CN}
+    next: to_results
+  to_results: {type: route, queue: results, priority: 2, summary: Results}
   to_operator: {type: route, queue: operator, priority: 3}
   to_emergency: {type: route, emergency: true, priority: 10}
 """
@@ -81,7 +99,7 @@ async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
     shutil.rmtree(Path(settings.engine.dialplans) / "tests", ignore_errors=True)
     assert (PROJECT_ROOT / "agents.yaml").exists()  # the shipped list stays untouched
     # static members (queues.conf from agents.yaml): the handsets only register
-    specs = [AgentSpec("1001", [], talk_seconds=8.0), AgentSpec("1002", [], talk_seconds=8.0)]
+    specs = [AgentSpec(e, [], talk_seconds=8.0) for e in ("1001", "1002", "1003")]
     the_lab = Lab(settings, specs, handset_port_base=27160, handset_rtp_base=27400,
                   static_members=True)
     try:
@@ -124,7 +142,7 @@ async def test_child_call_rings_the_paediatric_nurse_first_with_name_and_whisper
     assert got.headers.get("X-IVR-Department") == "general_medicine"
     bridged = next(t for t, who in connects if who.endswith("1002"))
     # the whisper: the agent heard speech after picking up and before the bridge, when
-    # the caller (silent between hello-worlds) could not yet be heard
+    # the caller, not yet bridged, could not be heard
     before = got.heard(got.answered_at, bridged)
     voiced = sum(1 for f in before if max(abs(b - 128) for b in f) > 8)
     assert bridged - got.answered_at > 0.8, "no announcement before the bridge"
@@ -141,3 +159,14 @@ async def test_unanswered_preference_widens_to_the_other_nurse(lab: Lab):
     assert record.agent == "PJSIP/1001"
     got = next(a for a in lab.answers if a.extension == "1001")
     assert got.display_name == DISPLAY
+
+
+async def test_mandarin_caller_rings_the_mandarin_speaker_first(lab: Lab):
+    reset(lab)
+    async with asyncio.timeout(120):
+        record = await lab.call("silent", MANDARIN_CALLER, timeout=110)
+    assert record.outcome == "answered"
+    assert record.agent == "PJSIP/1003"  # seat 3, yet the only Mandarin speaker
+    assert not lab.handsets["1001"].rang.is_set()
+    got = next(a for a in lab.answers if a.extension == "1003")
+    assert got.display_name.endswith("136**03")
