@@ -29,7 +29,7 @@ AMI, SIP, RTP, AGI, AUDIOSOCKET = 29038, 29060, range(29200, 29400), 29573, 2957
 HANDSET_SIP, HANDSET_RTP, WEB = 29160, 29400, 29080
 PASSWORD = "a long console password"
 CALLER = "13800138004"
-WORDS = "I have had a high fever and a bad cough for three days"
+WORDS = "I have a high fever and a bad cough"  # espeak-ng: see _espeak
 FLOW = """\
 flow: console_line
 languages: [en-US]
@@ -64,13 +64,14 @@ AGENTS = [AgentSpec("1001", ["respiratory", "general_medicine", "neurology", "op
 
 
 def _espeak(sim, name, words):
-    # 130 words a minute with 40 ms between words: at espeak-ng's usual 140 and no gap,
-    # tiny.en heard "I am Tanda High-Fiemer and Amanda Gop for three days" (this lab's
-    # call, and offline through the same 8 kHz path); slower, with gaps, it hears "high
-    # fever" and "cough"
+    # 125 words a minute: at espeak-ng's usual 140 tiny.en heard "I am Tanda High-Fiemer
+    # and Amanda Gop for three days" (this lab's call, and offline through the same 8 kHz
+    # path). Measured offline (lead silence 0-2 s, gain 0.5-1): WORDS at 120, 125 and
+    # 130 wpm came through with "fever" and "cough" 4 times in 4 each; the longer "I have
+    # had ... for three days" at 130 with 40 ms word gaps only 2 in 4 ("Mad Cuff")
     raw = sim / f"{name}-raw.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "130", "-g", "4", "-w", str(raw),
-                    words], check=True)
+    subprocess.run(["espeak-ng", "-v", "en-us", "-s", "125", "-w", str(raw), words],
+                   check=True)
     samples, rate = read_wav(raw)
     write_wav(sim / f"{name}.wav", to_telephone(samples, rate))
     raw.unlink()
@@ -91,14 +92,11 @@ def cons_settings(tmp_path_factory):
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def cons(cons_settings):
-    # several labs share this machine's two cores: Asterisk's maxload (3 per core) refused
-    # this test's call ("Maximum loadavg limit ... exceeded" in the lab's messages.log, the
-    # originate then never reached the engine); the lab's render uses a higher one
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("ivr.pbx.render.default_maxload", lambda cores=None: 50.0)
-        async with running_lab(cons_settings, AGENTS, handset_sip=HANDSET_SIP,
-                               handset_rtp=HANDSET_RTP) as lab:
-            yield await _prepared(lab)
+    # Asterisk's maxload once refused this test's call on the shared 2-core machine (the
+    # originate never reached the engine): lab_settings sets pbx.maxload high for that
+    async with running_lab(cons_settings, AGENTS, handset_sip=HANDSET_SIP,
+                           handset_rtp=HANDSET_RTP) as lab:
+        yield await _prepared(lab)
 
 
 async def _prepared(lab):
