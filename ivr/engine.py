@@ -109,6 +109,11 @@ class Engine:
         from ivr.triage import acoustic
 
         await asyncio.to_thread(acoustic.warm_up)
+        # the knowledge base the answer step says (ivr/kb/): embedded now, not on a call
+        from ivr.kb import live as knowledge
+
+        knowledge.use(s.engine.knowledge)
+        await asyncio.to_thread(knowledge.current().index)
         self._asr_pool = BusyCountingExecutor(max_workers=2, thread_name_prefix="asr")
         self.runner = FlowRunner(self.recorder, self.rules)  # new rules at the next decision
         await self.audiosocket.start(s.engine.host, s.engine.audiosocket_port)

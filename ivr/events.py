@@ -309,6 +309,21 @@ class ProtocolAnswer(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Answer(Event):
+    """The knowledge base at an ``answer`` step (``text``: the caller's words):
+    ``outcome`` spoken (``entry`` said, as id@version), asked_person (after an entry),
+    no_entry, clinical (the words were a complaint: to a clinician, not answered)."""
+
+    kind: ClassVar[str] = "answer"
+    entry: str = ""
+    outcome: str = ""
+    score: float | None = _opt()
+
+    def describe(self) -> str | None:
+        return f"    knowledge base: {self.outcome} {self.entry}".rstrip()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Route(Event):
     """The call goes to people: a queue (step: the queue) or an extension (step "")."""
 
@@ -536,9 +551,9 @@ class Other(Event):
 
 KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
-    NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Route, QueueResult, Callback, Survey,
-    Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect, AgentComplete,
-    QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
+    NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Answer, Route, QueueResult, Callback,
+    Survey, Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect,
+    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})

@@ -92,6 +92,7 @@ class Registry:
 def default_registry() -> Registry:
     """Every step type the engine ships, in the order the schema lists them."""
     from ivr.flows.steps import (
+        answer,
         ask,
         branch,
         callback,
@@ -112,8 +113,8 @@ def default_registry() -> Registry:
     )
     from ivr.flows.steps import set as set_step
 
-    return Registry([say, play, menu, ask, triage, route, callback, survey, set_step, switch,
-                     branch, goto, subflow, schedule, followup, verify, history, hangup])
+    return Registry([say, play, menu, ask, answer, triage, route, callback, survey, set_step,
+                     switch, branch, goto, subflow, schedule, followup, verify, history, hangup])
 
 
 STEPS = default_registry()

@@ -15,6 +15,9 @@ never spoken: the caller goes to a person instead. Example::
     review_by: 2027-06-30
     departments: [general]      # who answers for it, and the flows' topic filter
     topics: [visiting]
+    title:                      # said when the line checks it understood the caller
+      en-US: visiting hours
+      zh-CN: 探视时间
     questions:                  # how callers ask, in their own words
       en-US: ["what are the visiting hours", "when can I visit my mother"]
       zh-CN: ["探视时间是几点", "什么时候可以去看病人"]
@@ -42,7 +45,7 @@ LANGUAGES = ("zh-CN", "en-US")
 STATUSES = ("current", "disputed", "withdrawn")
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 FIELDS = {"id", "version", "status", "owner", "source", "review_by", "departments",
-          "topics", "questions", "answer", "views"}
+          "topics", "title", "questions", "answer", "views"}
 # Spoken at the caller's rate: a long answer is lost on the phone. Words (en) or
 # characters / 2 (zh) - about 90 s at the elderly rate.
 MAX_SPOKEN_WORDS = 180
@@ -77,6 +80,7 @@ class Entry:
     questions: dict[str, tuple[str, ...]]
     answer: dict[str, str]
     views: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    title: dict[str, str] = field(default_factory=dict)
     file: str = ""
 
     def speakable(self, today: dt.date) -> bool:
@@ -210,16 +214,19 @@ def _load_entry(path: Path, today: dt.date) -> tuple[Entry | None, list[Finding]
     topics = _strings(data.get("topics"), ("topics",), find)
     questions = _per_language(data, "questions", find, listed=True)
     answers = _per_language(data, "answer", find, listed=False)
+    titles = _per_language(data, "title", find, listed=False)
     views = _per_language(data, "views", find, listed=True) if "views" in data else {}
     if status == "disputed" and not views:
         find(("status",), "error", "KBA013", "a disputed entry states the views (views:)")
     if status != "disputed" and views:
         find(("views",), "warning", "KBA013", "views are only said for a disputed entry")
     for lang in LANGUAGES:
-        if status != "withdrawn" and (not questions.get(lang) or not answers.get(lang)):
-            find(("questions" if not questions.get(lang) else "answer",), "error",
-                 "KBA014", f"nothing in {lang}: every entry has questions and an answer "
-                 f"in {', '.join(LANGUAGES)}")
+        if status == "withdrawn":
+            continue
+        for key, got in (("title", titles), ("questions", questions), ("answer", answers)):
+            if not got.get(lang) and key in data:
+                find((key,), "error", "KBA014", f"nothing in {lang}: every entry has a "
+                     f"title, questions and an answer in {', '.join(LANGUAGES)}")
     for lang, text in answers.items():
         size = len(text) // 2 if lang == "zh-CN" else len(text.split())
         if size > MAX_SPOKEN_WORDS:
@@ -235,7 +242,8 @@ def _load_entry(path: Path, today: dt.date) -> tuple[Entry | None, list[Finding]
                  str(data["source"]).strip(), review_by, tuple(departments), tuple(topics),
                  {k: tuple(v) for k, v in questions.items()},  # type: ignore[misc]
                  {k: str(v) for k, v in answers.items()},
-                 {k: tuple(v) for k, v in views.items()}, str(path)), findings
+                 {k: tuple(v) for k, v in views.items()}, {k: str(v) for k, v in titles.items()},
+                 str(path)), findings
 
 
 def _strings(value: Any, at: tuple[str | int, ...], find: Any) -> list[str]:

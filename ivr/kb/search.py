@@ -28,6 +28,7 @@ from ivr.triage.normalize import is_cjk, normalise
 from ivr.triage.semantic import SentenceModel, sentence_model
 
 MIN_MEANING = 0.53  # cosine of the closest question variant (dev set: no non-entry above 0.52)
+SURE = 0.75  # at or above: said at once; below: the line first checks it understood
 MIN_LEAD = 0.03  # over the next entry's closest variant
 MIN_WORDS = 0.34  # without the encoder: weighted share of the variant's words heard
 _WORD = re.compile(r"[a-z0-9]+")

@@ -24,6 +24,9 @@ source: "NHS, wound care"
 review_by: {review_by}
 departments: [general_medicine]
 topics: [post_surgery]
+title:
+  en-US: showering after surgery
+  zh-CN: 手术后洗澡
 questions:
   en-US: [when can I shower after my operation]
   zh-CN: [手术后多久可以洗澡]
@@ -142,3 +145,20 @@ def test_each_required_field_is_checked(tmp_path, field, value, code):
              for line in text.splitlines()]
     write(tmp_path, "wound", "\n".join(lines) + "\n")
     assert [f.code for f in load(tmp_path, TODAY).findings] == [code]
+
+
+def test_the_live_knowledge_reloads_and_a_broken_edit_keeps_the_last_good_version(
+        tmp_path, monkeypatch):
+    from ivr.kb import live
+
+    monkeypatch.setattr(live, "CHECK_SECONDS", 0.0)
+    path = write(tmp_path, "wound", ENTRY.format(id="wound", status="current",
+                                                 review_by="2099-01-01"))
+    knowledge = live.LiveKnowledge(tmp_path)
+    assert knowledge.index().entries[0].ref == "wound@2"
+    path.write_text(path.read_text(encoding="utf-8").replace("version: 2", "version: [3"),
+                    encoding="utf-8")
+    assert [e.ref for e in knowledge.index().entries] == ["wound@2"]  # kept, and logged
+    path.write_text(ENTRY.format(id="wound", status="withdrawn", review_by="2099-01-01"),
+                    encoding="utf-8")
+    assert knowledge.index().entries == []  # withdrawn: gone at once
