@@ -94,7 +94,8 @@ def _figures(url: str, start: datetime, end: datetime, tz_name: str, top: int) -
         from ivr.privacy.roles import Action
 
         _authorize(engine, Action.EXPORT_REPORT, f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
-        return compute_figures(engine, start, end, tz=tz_name, top=top)
+        return compute_figures(engine, start, end, tz=tz_name, top=top,
+                               knowledge=load_settings().engine.knowledge)
     except DBAPIError as exc:
         reason = str(exc.orig).splitlines()[0] if exc.orig else type(exc).__name__
         raise click.ClickException(

@@ -18,6 +18,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from ivr.reports.containment import Containment, containment
 from ivr.reports.labels import department_label, not_symptoms, symptom_label
 from ivr.reports.themes import THEMES, count_themes
 from ivr.reports.trends import DEFAULT_RULE, Rise, RiseRule, find_rises
@@ -173,6 +175,7 @@ class Figures:
     trend: Trend
     notes: list[str] = field(default_factory=list)
     drills: Drills = field(default_factory=Drills)
+    containment: Containment = field(default_factory=Containment)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -435,7 +438,7 @@ def _daily_blocks(s: Session, until: datetime, rule: RiseRule
 
 def compute_figures(engine: Engine, since: datetime, until: datetime, *,
                     tz: str = DEFAULT_TZ, top: int = 10, rule: RiseRule = DEFAULT_RULE,
-                    now: datetime | None = None) -> Figures:
+                    now: datetime | None = None, knowledge: Path | None = None) -> Figures:
     """All the report's figures for calls started in ``[since, until)`` (aware datetimes)."""
     zone = ZoneInfo(tz)
     since, until = _utc(since), _utc(until)
@@ -446,6 +449,9 @@ def compute_figures(engine: Engine, since: datetime, until: datetime, *,
         rows = _Reader(s, since, until)
         daily, baseline_days = _daily_blocks(s, until, rule)
         drills = _drills(s, since, until, zone)
+        contained = containment(s, (Call.started_at >= since, Call.started_at < until,
+                                    _NOT_A_DRILL), knowledge,
+                                (now or datetime.now(UTC)).astimezone(zone).date())
 
     per_call = _symptoms_per_call(rows.triage)
     totals: Counter[str] = Counter()
@@ -493,4 +499,5 @@ def compute_figures(engine: Engine, since: datetime, until: datetime, *,
                     baseline_days=min(baseline_days, rule.baseline_days)),
         notes=notes,
         drills=drills,
+        containment=contained,
     )

@@ -39,7 +39,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ivr.store.models import Call, QueueResult, SurveyAnswer, TriageDecision, Turn
+from ivr.store.models import (
+    Call,
+    CallEvent,
+    QueueResult,
+    SurveyAnswer,
+    TriageDecision,
+    Turn,
+)
 
 # relative calls per local hour of day, 0h..23h
 HOURLY = (0.3, 0.2, 0.2, 0.2, 0.3, 0.5, 1.0, 2.5, 6.0, 8.0, 8.0, 7.0,
@@ -357,6 +364,68 @@ def seed_week(engine: Engine, days: int = 7, end: datetime | None = None, seed: 
     with Session(engine) as s, s.begin():
         s.add_all(calls)
     return SeedResult(start, end, len(calls), len(calls) - regular)
+
+
+ANSWERED_ENTRIES = ("visiting_hours@1", "parking@1", "fasting_blood_test@1",
+                    "colonoscopy_preparation@1", "bring_to_appointment@1", "getting_results@1")
+
+
+@dataclass(frozen=True)
+class SeededAnswers:
+    """What :func:`seed_answers` wrote, for a report to be checked against."""
+
+    calls: int
+    answered: int  # calls that heard an entry
+    contained: int  # ... and went to no person afterwards
+    asked_person: int
+    no_entry: int
+    spoken: dict[str, int]  # entry -> times said
+
+
+def seed_answers(engine: Engine, end: datetime, days: int = 7, per_day: int = 20,
+                 seed: int = 7, tz: str = "Asia/Shanghai") -> SeededAnswers:
+    """General-question calls of the main flow with their answer-step events (the
+    knowledge base's part of the week; seed_week writes no call events): most callers
+    hear an entry and are done, some then ask for a person, some ask what no entry
+    answers, some ask a second question."""
+    rng = random.Random(seed)
+    writer = _Writer(rng, ZoneInfo(tz))
+    end = end.astimezone(UTC)
+    calls: list[Call] = []
+    events: list[CallEvent] = []
+    answered = contained = asked = missing = 0
+    spoken: dict[str, int] = {}
+    for i in range(days * per_day):
+        at = end - timedelta(days=days) + timedelta(seconds=rng.uniform(0, days * 86400))
+        call = writer._call(at, direction="inbound", language=LOCALES[writer._language()],
+                            flow="main", outcome="goodbye", department="operator")
+        calls.append(call)
+        kind = ("done", "done", "done", "done", "person", "missing", "two")[i % 7]
+        happened: list[tuple[str, dict[str, object]]] = []
+        if kind == "missing":
+            happened += [("answer", {"entry": "", "outcome": "no_entry"}),
+                         ("route", {"queue": "operator", "priority": 3})]
+            call.outcome, missing = "answered", missing + 1
+        else:
+            said = [rng.choice(ANSWERED_ENTRIES)] + ([rng.choice(ANSWERED_ENTRIES)]
+                                                    if kind == "two" else [])
+            for ref in said:
+                happened.append(("answer", {"entry": ref, "outcome": "spoken", "score": 0.8}))
+                spoken[ref] = spoken.get(ref, 0) + 1
+            answered += 1
+            if kind == "person":
+                happened += [("answer", {"entry": said[-1], "outcome": "asked_person"}),
+                             ("route", {"queue": "operator", "priority": 3})]
+                call.outcome, asked = "answered", asked + 1
+            else:
+                contained += 1
+        events += [CallEvent(call_id=call.id, seq=n, at=at, kind=k, step="general_question",
+                             detail=d) for n, (k, d) in enumerate(happened, 1)]
+    with Session(engine) as s, s.begin():
+        s.add_all(calls)
+        s.flush()
+        s.add_all(events)
+    return SeededAnswers(len(calls), answered, contained, asked, missing, spoken)
 
 
 def _poisson_large(rng: random.Random, lam: float) -> int:
