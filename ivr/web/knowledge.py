@@ -30,26 +30,12 @@ from typing import Any
 import yaml
 
 from ivr.flows.yaml_source import Source, load_file
+from ivr.kb.entries import Finding  # one positioned finding for both clinicians' files
 
 LANGUAGES = ("zh-CN", "en-US")
 KINDS = ("drug", "guideline")
 ID = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_RESULTS = 8
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A problem in the file, positioned: ``file:line:col: severity[code] message``."""
-
-    file: str
-    line: int
-    col: int
-    severity: str  # error | warning
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.severity}[{self.code}] {self.message}"
 
 
 @dataclass(frozen=True)
