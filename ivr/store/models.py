@@ -19,11 +19,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -334,6 +336,71 @@ class WebSession(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     remote: Mapped[str] = mapped_column(String(64), default="")
+
+
+class Clinic(Base):
+    """A place patients are seen (ivr/schedule/): named by the slots imported for it."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Clinician(Base):
+    """Who sees the patient in a slot; a name is unique within its clinic."""
+
+    __tablename__ = "clinicians"
+    __table_args__ = (UniqueConstraint("clinic_id", "name", name="uq_clinicians_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"),
+                                           index=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Slot(Base):
+    """One appointment time a clinician offers (``ivr schedule import``); whether it is
+    taken is the bookings' business, so a cancelled booking frees it again."""
+
+    __tablename__ = "slots"
+    # importing the same file twice adds nothing
+    __table_args__ = (UniqueConstraint("clinician_id", "starts_at", name="uq_slots_start"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id", ondelete="CASCADE"),
+                                           index=True)
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id", ondelete="CASCADE"),
+                                              index=True)
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(200), default="")  # the imported file
+
+
+class Booking(Base):
+    """A patient's appointment in a slot. At most one booking of a slot is active
+    (``status`` booked): a unique index on the slot over active rows, so two callers
+    offered the same time cannot both have it, whichever engine they reached."""
+
+    __tablename__ = "bookings"
+    __table_args__ = (Index("uq_bookings_active_slot", "slot_id", unique=True,
+                            sqlite_where=text("status = 'booked'"),
+                            postgresql_where=text("status = 'booked'")),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    slot_id: Mapped[int] = mapped_column(ForeignKey("slots.id", ondelete="CASCADE"),
+                                         index=True)
+    patient_hash: Mapped[str] = mapped_column(String(64), index=True)  # keyed phone hash
+    patient_masked: Mapped[str] = mapped_column(String(32), default="")  # 138******00
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # registry row
+    status: Mapped[str] = mapped_column(String(16), default="booked")  # booked|cancelled|moved
+    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    booked_by: Mapped[str] = mapped_column(String(128), default="")  # phone | staff user
+    call_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ended_by: Mapped[str] = mapped_column(String(128), default="")
+    moved_to: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the new booking
 
 
 class Drill(Base):
