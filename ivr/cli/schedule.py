@@ -1,0 +1,102 @@
+"""``ivr schedule``: the embedded appointment schedule (ivr/schedule/) by hand: slots
+imported from a CSV file, slots and bookings listed, a booking cancelled. Listing and
+cancelling show callers' (masked) numbers, so they are role-checked and audited like
+``ivr history``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from ivr.cli.records import DB_OPTION, _authorize, _engine
+from ivr.privacy.roles import Action
+from ivr.settings import load_settings
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(load_settings().followups.timezone)  # the hospital's time zone
+
+
+@click.group("schedule")
+def schedule() -> None:
+    """Appointment slots and bookings (the line books, changes and cancels them too)."""
+
+
+@schedule.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DB_OPTION
+def import_cmd(file: Path, db_url: str | None) -> None:
+    """Add the slots of FILE.csv (columns clinic, department, clinician, start, minutes;
+    start in the hospital's local time, e.g. 2026-12-03 09:30). Any problem: each is
+    shown as file:row:col and nothing is imported."""
+    from ivr.schedule.importing import add_slots, read_file
+
+    rows, problems = read_file(file, str(_zone()))
+    if problems:
+        for problem in problems:
+            click.echo(str(problem), err=True)
+        raise click.ClickException(f"{len(problems)} problem(s) in {file}: nothing imported")
+    added, kept = add_slots(_engine(db_url), rows, file.name)
+    click.echo(f"{file}: {added} slot(s) added, {kept} already there")
+
+
+@schedule.command("list")
+@click.option("--department", help="Only this department's slots.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
+              help="Only this (local) day, YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True)
+@DB_OPTION
+def list_cmd(department: str | None, day: dt.datetime | None, as_json: bool,
+             db_url: str | None) -> None:
+    """Slots in time order, each free or with its booking (who, how and when booked)."""
+    from ivr.schedule.tables import TableSchedule
+
+    engine = _engine(db_url)
+    _authorize(engine, Action.READ_HISTORY, "schedule bookings",
+               department=department or "", date=f"{day:%Y-%m-%d}" if day else "")
+    zone = _zone()
+    rows = TableSchedule(engine).listing(department, day.date() if day else None, zone)
+    out = [{"slot": slot.id, "start": slot.starts_at.astimezone(zone).isoformat(),
+            "minutes": slot.minutes, "department": slot.department, "clinic": slot.clinic,
+            "clinician": slot.clinician,
+            "booking": None if b is None else {
+                "id": b.id, "patient": b.patient_masked, "by": b.booked_by,
+                "at": b.booked_at.astimezone(zone).isoformat(), "call": b.call_id}}
+           for slot, b in rows]
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not out:
+        click.echo("no slots")
+    for row in out:
+        booking = row["booking"]
+        held = "free" if booking is None else (
+            f"booking {booking['id']} {booking['patient']} by {booking['by']}"
+            + (f" (call {booking['call']})" if booking["call"] else ""))
+        click.echo(f"{row['start'][:16].replace('T', ' ')} {row['minutes']:3} min  "
+                   f"{row['department']:16} {row['clinic']} / {row['clinician']}  {held}")
+
+
+@schedule.command("cancel")
+@click.argument("booking_id", type=int)
+@DB_OPTION
+def cancel_cmd(booking_id: int, db_url: str | None) -> None:
+    """Cancel a booking (its slot is free again)."""
+    from ivr.schedule import NoSuchBooking, ScheduleError
+    from ivr.schedule.tables import TableSchedule
+
+    engine = _engine(db_url)
+    actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}", change="cancel")
+    try:
+        booking = TableSchedule(engine).cancel(booking_id, f"staff:{actor.user}")
+    except NoSuchBooking:
+        raise click.ClickException(f"no active booking {booking_id}") from None
+    except ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+    start = booking.slot.starts_at.astimezone(_zone())
+    click.echo(f"booking {booking_id} cancelled: {booking.slot.department} "
+               f"{start:%Y-%m-%d %H:%M} is free again")
