@@ -25,7 +25,7 @@ __all__ = [
     "Input", "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt",
     "ProtocolAnswer", "QueueCallerAbandon", "QueueCallerJoin", "QueueResult", "RedFlag",
     "Route", "Schedule", "SetVars", "Start", "Step", "Stored", "Subflow", "Survey", "Triage",
-    "Turn", "Verify", "VoiceCue",
+    "Turn", "Verify", "VoiceCue", "ResultsRead",
     "ami_event", "decode", "decode_flat",
 ]
 
@@ -311,8 +311,9 @@ class ProtocolAnswer(Event):
 @dataclass(frozen=True, kw_only=True)
 class Answer(Event):
     """The knowledge base at an ``answer`` step (``text``: the caller's words):
-    ``outcome`` spoken (``entry`` said, as id@version), asked_person (after an entry),
-    no_entry, clinical (the words were a complaint: to a clinician, not answered)."""
+    ``outcome`` spoken (``entry`` said, as id@version), asked_person or silence (after an
+    entry: a person takes the call), no_entry, not_confirmed (not what the caller
+    asked), clinical (the words were a complaint: to a clinician, not answered)."""
 
     kind: ClassVar[str] = "answer"
     entry: str = ""
@@ -427,6 +428,20 @@ class Verify(Event):
     kind: ClassVar[str] = "verify"
     verified: bool = False
     attempt: int = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResultsRead(Event):
+    """A ``results_status`` step (issue 15.4): ``read`` lists what was said, each as
+    kind@date:status (never a value); ``outcome`` read | none (nothing on record) |
+    unidentified (no registry row for the verified caller) | unavailable (database)."""
+
+    kind: ClassVar[str] = "results_status"
+    read: list[str] = field(default_factory=list)
+    outcome: str = ""
+
+    def describe(self) -> str | None:
+        return f"    results status: {self.outcome} {', '.join(self.read)}".rstrip()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -553,7 +568,8 @@ KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
     NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Answer, Route, QueueResult, Callback,
     Survey, Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect,
-    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
+    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference,
+    ResultsRead)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})

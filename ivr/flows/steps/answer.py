@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ivr.kb.search import Match
 
 Choice = Literal["repeat", "person", "done"]
-After = Literal["person", "done", "another"]  # how the caller left an answer
+After = Literal["person", "done", "another", "silence"]  # how the caller left an answer
 # what callers say after an answer (keys: 1 repeat, 2 done, 0 person)
 WORDS: dict[Choice, tuple[str, ...]] = {
     "repeat": ("repeat", "again", "say that again", "pardon", "重复", "再说一遍", "再听一遍",
@@ -130,8 +130,9 @@ class Step(StepBase):
             choice, more = await self._say_and_ask(ctx, match, words)
             if isinstance(choice, tuple):  # diverted: a red flag, the emergency key
                 return choice
-            if choice == "person":
-                await ctx.record(ev.Answer(step=ctx.sid, text=words, outcome="asked_person",
+            if choice in ("person", "silence"):
+                outcome = "asked_person" if choice == "person" else "silence"
+                await ctx.record(ev.Answer(step=ctx.sid, text=words, outcome=outcome,
                                            entry=match.entry.ref))
                 return self.person, None
             if choice == "done":
@@ -171,7 +172,7 @@ class Step(StepBase):
             if diverted:
                 return diverted, ""
             if reply is None:  # silence after the answer: doubt, so a person
-                return "person", ""
+                return "silence", ""
             choice = KEYS.get(reply.key) if reply.key else next(
                 (c for c in ("person", "repeat", "done") if _said(reply.words, c)), None)
             if choice == "repeat":
