@@ -25,7 +25,7 @@ __all__ = [
     "Input", "Missed", "NoInput", "NoMatch", "Other", "Override", "Profile", "Prompt",
     "ProtocolAnswer", "QueueCallerAbandon", "QueueCallerJoin", "QueueResult", "RedFlag",
     "Route", "Schedule", "SetVars", "Start", "Step", "Stored", "Subflow", "Survey", "Triage",
-    "Turn", "Verify", "VoiceCue", "ResultsRead",
+    "Turn", "Verify", "VoiceCue",
     "ami_event", "decode", "decode_flat",
 ]
 
@@ -431,20 +431,6 @@ class Verify(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ResultsRead(Event):
-    """A ``results_status`` step (issue 15.4): ``read`` lists what was said, each as
-    kind@date:status (never a value); ``outcome`` read | none (nothing on record) |
-    unidentified (no registry row for the verified caller) | unavailable (database)."""
-
-    kind: ClassVar[str] = "results_status"
-    read: list[str] = field(default_factory=list)
-    outcome: str = ""
-
-    def describe(self) -> str | None:
-        return f"    results status: {self.outcome} {', '.join(self.read)}".rstrip()
-
-
-@dataclass(frozen=True, kw_only=True)
 class FollowUpBooked(Event):
     """A flow step opened a follow-up (``matter``: its kind, ``after``: when)."""
 
@@ -568,8 +554,7 @@ KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
     NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Answer, Route, QueueResult, Callback,
     Survey, Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect,
-    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference,
-    ResultsRead)}
+    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})
