@@ -325,6 +325,25 @@ class Answer(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Booking(Event):
+    """A ``book`` step (issue 15.3): ``outcome`` booked | changed | cancelled | kept |
+    taken (someone else was first: the next slots are offered) | none_free | no_booking
+    | asked_person | no_choice | no_department | error (``text``: why); the booking and
+    slot ids and the slot's start (ISO 8601, UTC) when there is one."""
+
+    kind: ClassVar[str] = "booking"
+    outcome: str = ""
+    department: str = ""
+    booking_id: int | None = _opt()
+    slot_id: int | None = _opt()
+    starts_at: str | None = _opt()
+
+    def describe(self) -> str | None:
+        what = f" booking {self.booking_id}" if self.booking_id is not None else ""
+        return f"    appointment: {self.outcome} {self.department}{what}".rstrip()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Route(Event):
     """The call goes to people: a queue (step: the queue) or an extension (step "")."""
 
@@ -552,7 +571,8 @@ class Other(Event):
 
 KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Start, End, Hangup, Override, Error, History, Profile, Step, Prompt, Input, Turn,
-    NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Answer, Route, QueueResult, Callback,
+    NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Answer, Booking, Route, QueueResult,
+    Callback,
     Survey, Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect,
     AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
 

@@ -94,6 +94,7 @@ def default_registry() -> Registry:
     from ivr.flows.steps import (
         answer,
         ask,
+        book,
         branch,
         callback,
         followup,
@@ -113,7 +114,8 @@ def default_registry() -> Registry:
     )
     from ivr.flows.steps import set as set_step
 
-    return Registry([say, play, menu, ask, answer, triage, route, callback, survey, set_step,
+    return Registry([say, play, menu, ask, answer, book, triage, route, callback, survey,
+                     set_step,
                      switch, branch, goto, subflow, schedule, followup, verify, history, hangup])
 
 

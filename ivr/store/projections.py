@@ -138,6 +138,14 @@ def _agent_connect(s: Session, row: CallEvent, e: ev.AgentConnect) -> None:
         call.agent, call.outcome, call.hold_seconds = e.interface, "answered", hold or 0
 
 
+def _booking(s: Session, row: CallEvent, e: ev.Booking) -> None:
+    """An appointment booked, moved or cancelled by phone: the call was about that
+    department, so the caller's history (and ``ivr history``) names it."""
+    call = s.get(Call, row.call_id)
+    if call is not None and e.department and e.outcome in ("booked", "changed", "cancelled"):
+        call.department = e.department
+
+
 PROJECTORS: dict[type[ev.Event], Projector] = {
     ev.Turn: _turn,
     ev.Input: _keys,
@@ -149,6 +157,7 @@ PROJECTORS: dict[type[ev.Event], Projector] = {
     ev.SetVars: _set,
     ev.Survey: _survey,
     ev.AgentConnect: _agent_connect,
+    ev.Booking: _booking,
 }
 
 
