@@ -450,6 +450,20 @@ class Verify(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ResultsRead(Event):
+    """A ``results_status`` step (issue 15.4): ``read`` lists what was said, each as
+    kind@date:status (never a value); ``outcome`` read | none (nothing on record) |
+    unidentified (no registry row for the verified caller) | unavailable (database)."""
+
+    kind: ClassVar[str] = "results_status"
+    read: list[str] = field(default_factory=list)
+    outcome: str = ""
+
+    def describe(self) -> str | None:
+        return f"    results status: {self.outcome} {', '.join(self.read)}".rstrip()
+
+
+@dataclass(frozen=True, kw_only=True)
 class FollowUpBooked(Event):
     """A flow step opened a follow-up (``matter``: its kind, ``after``: when)."""
 
@@ -574,7 +588,8 @@ KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     NoInput, NoMatch, Triage, RedFlag, ProtocolAnswer, Answer, Booking, Route, QueueResult,
     Callback,
     Survey, Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect,
-    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference)}
+    AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference,
+    ResultsRead)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})

@@ -21,6 +21,7 @@ from ivr.cli.pbx import pbx
 from ivr.cli.prompts import prompts
 from ivr.cli.records import COMMANDS as RECORD_COMMANDS
 from ivr.cli.report import report
+from ivr.cli.results import results
 from ivr.cli.schedule import schedule
 from ivr.cli.secrets import secrets_group
 from ivr.cli.serve import serve
@@ -55,6 +56,7 @@ cli.add_command(pbx)
 cli.add_command(prompts)
 cli.add_command(report)
 cli.add_command(schedule)
+cli.add_command(results)
 cli.add_command(secrets_group)
 cli.add_command(serve)
 cli.add_command(validate)

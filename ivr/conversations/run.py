@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ivr.conversations import given
 from ivr.conversations.facts import Fact, Heard, Passed, Routed, Triaged, read_event
 from ivr.conversations.spec import Check, Conversation, Hear, Pos, StepRef, Turn
 from ivr.flows.simulator import SimChannel, simulate
@@ -66,7 +67,8 @@ async def play(conv: Conversation, flow_set: Any) -> Call:
             call.facts.append(fact)
 
     channel = SimChannel([], ask=ask, unanswered=set(conv.unanswered))
-    result = await simulate(flow_set, conv.flow, channel, dict(conv.vars), conv.at, on_event)
+    result = await simulate(flow_set, conv.flow, channel, dict(conv.vars), conv.at, on_event,
+                            prepare=given.prepare(conv.given))
     call.outcome = result.outcome
     return call
 

@@ -96,6 +96,8 @@ class Conversation:
     passes: list[StepRef] = field(default_factory=list)
     avoids: list[StepRef] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
+    # rows on record before the call (ivr/conversations/given.py): patients, results
+    given: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def turns(self) -> list[Turn]:
@@ -130,6 +132,7 @@ class ConversationModel(Strict):
     unanswered: list[str] = Field(default_factory=list)
     call: list[Any] = Field(default_factory=list)
     expect: dict[str, Any] = Field(default_factory=dict)  # an ExpectModel, read apart
+    given: dict[str, list[dict[str, Scalar | dt.date]]] = Field(default_factory=dict)
 
 
 class FileModel(Strict):
@@ -258,6 +261,12 @@ class _Reader:
         conv = Conversation(m.name, self.pos(*here, "name"), flow, flow_pos, at,
                             {**m.vars, **_lang(m.lang or model.lang)},
                             set(m.unanswered))
+        if m.given:
+            from ivr.conversations import given
+
+            conv.given = m.given
+            for kind, message in given.problems(m.given):
+                self.problem(self.pos(*here, "given", kind), message)
         for j, line in enumerate(m.call):
             parsed = self.line(line, self.pos(*here, "call", j))
             if parsed is not None:

@@ -12,6 +12,7 @@ from ivr.flows.diagnostics import Diagnostic
 from ivr.flows.model import Flow
 from ivr.flows.steps.base import Edge, Scope, StepBase, type_of
 from ivr.flows.steps.history import Step as History
+from ivr.flows.steps.results_status import Step as ResultsStatus
 from ivr.flows.steps.verify import Step as Verify
 
 
@@ -122,10 +123,11 @@ def _unverified_history(flow: Flow) -> list[Diagnostic]:
     unverified = _reachable(flow, lambda step, e: not (isinstance(step, Verify)
                                                        and e.label == "verified"))
     return [_diag(flow, ("steps", sid), "IVR204",
-                  f"history step '{sid}' can be reached without passing a verify step's "
-                  "'verified' exit: a caller could hear someone else's calls")
+                  f"{step.type} step '{sid}' can be reached without passing a verify step's "
+                  "'verified' exit: a caller could hear someone else's "
+                  f"{'calls' if isinstance(step, History) else 'results status'}")
             for sid, step in flow.steps.items()
-            if sid in unverified and isinstance(step, History)]
+            if sid in unverified and isinstance(step, History | ResultsStatus)]
 
 
 def _unreachable(flow: Flow) -> list[Diagnostic]:

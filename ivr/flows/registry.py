@@ -103,6 +103,7 @@ def default_registry() -> Registry:
         history,
         menu,
         play,
+        results_status,
         route,
         say,
         schedule,
@@ -115,8 +116,8 @@ def default_registry() -> Registry:
     from ivr.flows.steps import set as set_step
 
     return Registry([say, play, menu, ask, answer, book, triage, route, callback, survey,
-                     set_step,
-                     switch, branch, goto, subflow, schedule, followup, verify, history, hangup])
+                     set_step, switch, branch, goto, subflow, schedule, followup, verify,
+                     history, results_status, hangup])
 
 
 STEPS = default_registry()

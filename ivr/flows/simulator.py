@@ -75,10 +75,15 @@ class Simulation:
 async def simulate(flow_set: FlowSet, flow_name: str, channel: FakeChannel,
                    vars: dict[str, Any] | None = None, at: dt.datetime | None = None,
                    on_event: Callable[[ev.Event], None] | None = None,
-                   triager: Triager | None = None) -> Simulation:
+                   triager: Triager | None = None,
+                   prepare: Callable[[CallRecorder], None] | None = None) -> Simulation:
     """Run ``flow_name`` on ``channel``; events are reported live through ``on_event``.
-    ``triager``: the shipped rules unless given."""
+    ``triager``: the shipped rules unless given. ``prepare`` writes rows on record
+    before the call (a test conversation's ``given``) into this call's own database,
+    which starts empty and is gone after the call: nothing leaks into another."""
     recorder = CallRecorder("sqlite://")
+    if prepare is not None:
+        await asyncio.to_thread(prepare, recorder)
     events: list[ev.Event] = []
 
     def listen(_uid: str, _cid: str, event: ev.Event) -> None:

@@ -145,3 +145,9 @@ def verify(s: Session, caller_hash: str, dob_hash: str) -> bool:
     """Does a patient registered with this phone number have this date of birth?"""
     return s.scalar(select(Patient.id).where(Patient.phone_hash == caller_hash,
                                              Patient.dob_hash == dob_hash).limit(1)) is not None
+
+
+def patient_id(s: Session, caller_hash: str, dob_hash: str) -> int | None:
+    """The registry row with this phone number and date of birth (the verified caller)."""
+    return s.scalar(select(Patient.id).where(Patient.phone_hash == caller_hash,
+                                             Patient.dob_hash == dob_hash).limit(1))

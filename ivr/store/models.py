@@ -10,12 +10,13 @@ display, and (for follow-up calls only) the number sealed with AES-GCM.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -271,6 +272,9 @@ class Patient(Base):
     phone_hash: Mapped[str] = mapped_column(String(64), index=True)
     dob_hash: Mapped[str] = mapped_column(String(64))
     mrn_masked: Mapped[str] = mapped_column(String(32), default="")
+    # keyed hash of the patient number: what links imported results to the verified
+    # caller (ivr/results/); empty for patients registered without one
+    mrn_hash: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
     birth_year: Mapped[int | None] = mapped_column(Integer, nullable=True)  # age group only
     language: Mapped[str] = mapped_column(String(16), default="")
 
@@ -419,3 +423,21 @@ class Drill(Base):
     # [{"step": "red_flag", "held": true, "at_s": 7.9, "detail": "..."}, ...]
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     call_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+
+
+class ResultStatus(Base):
+    """Whether a test's result is ready (ivr/results/, ``ivr results import``): the
+    status only. No value, unit, range or diagnosis has a column here on purpose: the
+    line can only ever say "ready", "not ready yet" or "the clinic will call you"."""
+
+    __tablename__ = "test_results"
+    __table_args__ = (UniqueConstraint("patient_hash", "test_kind", "taken_on",
+                                       name="uq_test_results_test"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    patient_hash: Mapped[str] = mapped_column(String(64), index=True)  # keyed hash, "mrn"
+    test_kind: Mapped[str] = mapped_column(String(16))  # blood | urine | imaging | ...
+    taken_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(24))  # ready | pending | clinic_will_call
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(200), default="")  # the imported file

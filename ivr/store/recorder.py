@@ -553,6 +553,17 @@ class CallRecorder:
             self._read_failed(exc, "patient registry (caller not verified)")
             return False
 
+    def verified_patient(self, caller: str, dob_digits: str) -> int | None:
+        """The registry row of the patient this caller just proved to be (phone and
+        date of birth), so what is read next is theirs, not a family member's."""
+        try:
+            with Session(self.engine) as s:
+                return history.patient_id(s, self.privacy.caller_hash(caller),
+                                          self.privacy.hash_value(dob_digits, "dob"))
+        except DBAPIError as exc:
+            self._read_failed(exc, "patient registry (caller not identified)")
+            return None
+
     def add_patient(self, number: str, dob_digits: str, mrn: str = "",
                     language: str = "") -> None:
         """Register (the part of) a patient the line needs; from the hospital's registry."""
@@ -560,6 +571,7 @@ class CallRecorder:
             s.add(Patient(phone_hash=self.privacy.caller_hash(number),
                           dob_hash=self.privacy.hash_value(dob_digits, "dob"),
                           mrn_masked=self.privacy.mask(mrn) if mrn else "",
+                          mrn_hash=self.privacy.hash_value(mrn, "mrn") if mrn else None,
                           birth_year=int(dob_digits[:4]), language=language))
 
     def _read_failed(self, exc: DBAPIError, what: str) -> None:

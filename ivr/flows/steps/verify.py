@@ -37,13 +37,13 @@ class Step(StepBase):
     async def run(self, ctx: StepContext) -> Result:
         attempts = 0
 
-        async def check(reply: Reply) -> bool | None:
+        async def check(reply: Reply) -> str | None:
             nonlocal attempts
             attempts += 1
             ok = len(reply.key) == 8 and await asyncio.to_thread(
                 ctx.recorder.verify_patient, ctx.channel.caller_number, reply.key)
             await ctx.record(ev.Verify(step=ctx.sid, verified=ok, attempt=attempts))
-            return True if ok else None
+            return reply.key if ok else None  # the date of birth, to find the patient
 
         # A key pressed during an earlier prompt is not a date of birth: dropped.
         listen = Listen(self.prompt, retry_prompt=self.retry_prompt, timeout=self.timeout,
@@ -53,5 +53,10 @@ class Step(StepBase):
             return got.diverted
         if got.value:
             ctx.vars["caller.verified"] = True
+            # which patient (a phone may be a family's): steps that read their own
+            # records (results_status) look them up by this row, never by the phone
+            await ctx.recorder.flush()  # an in-memory database has one connection
+            ctx.vars["caller.patient"] = await asyncio.to_thread(
+                ctx.recorder.verified_patient, ctx.channel.caller_number, got.value)
             return self.verified, None
         return self.failed, None
