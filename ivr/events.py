@@ -464,6 +464,18 @@ class ResultsRead(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class NoticesTold(Event):
+    """A ``notices`` step (issue 15.5) told the caller of appointment changes the hospital
+    made: ``told`` as kind:booking id (cancelled:12, moved:14)."""
+
+    kind: ClassVar[str] = "notices"
+    told: list[str] = field(default_factory=list)
+
+    def describe(self) -> str | None:
+        return f"    notices told: {', '.join(self.told)}"
+
+
+@dataclass(frozen=True, kw_only=True)
 class FollowUpBooked(Event):
     """A flow step opened a follow-up (``matter``: its kind, ``after``: when)."""
 
@@ -589,7 +601,7 @@ KINDS: dict[str, type[Event]] = {c.kind: c for c in (
     Callback,
     Survey, Schedule, Subflow, SetVars, Verify, FollowUpBooked, AgentCalled, AgentConnect,
     AgentComplete, QueueCallerAbandon, QueueCallerJoin, VoiceCue, Conference,
-    ResultsRead)}
+    ResultsRead, NoticesTold)}
 
 # keys only the outbound shape of "followup" writes
 _FOLLOWUP_CALL_KEYS = frozenset({"followup_kind", "direction", "attempt"})

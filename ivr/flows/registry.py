@@ -102,6 +102,7 @@ def default_registry() -> Registry:
         hangup,
         history,
         menu,
+        notices,
         play,
         results_status,
         route,
@@ -117,7 +118,7 @@ def default_registry() -> Registry:
 
     return Registry([say, play, menu, ask, answer, book, triage, route, callback, survey,
                      set_step, switch, branch, goto, subflow, schedule, followup, verify,
-                     history, results_status, hangup])
+                     history, results_status, notices, hangup])
 
 
 STEPS = default_registry()

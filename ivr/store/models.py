@@ -441,3 +441,18 @@ class ResultStatus(Base):
     status: Mapped[str] = mapped_column(String(24))  # ready | pending | clinic_will_call
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     source: Mapped[str] = mapped_column(String(200), default="")  # the imported file
+
+
+class Notice(Base):
+    """A change the hospital made to a patient's appointment (a cancelled clinic, a
+    moved booking: ``bookings`` ended by staff), told to the next call from the phone
+    that booked it (ivr/notices/). One row per booking told: heard once, not twice."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    booking_id: Mapped[int] = mapped_column(Integer, unique=True)  # bookings.id, read-only
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # cancelled | moved
+    heard_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    call_id: Mapped[str | None] = mapped_column(String(36), nullable=True)

@@ -139,6 +139,8 @@ CASES: list[tuple[ev.Event, tuple[str, str, str, dict[str, Any]], str | None]] =
     (ev.ResultsRead(step="status", read=["blood@2026-11-28:ready"], outcome="read"),
      ("results_status", "status", "", {"read": ["blood@2026-11-28:ready"], "outcome": "read"}),
      "    results status: read blood@2026-11-28:ready"),
+    (ev.NoticesTold(step="notices", told=["cancelled:12"]),
+     ("notices", "notices", "", {"told": ["cancelled:12"]}), "    notices told: cancelled:12"),
     (ev.FollowUpBooked(step="f", matter="results", after="2d", flow="results", followup_id="u1"),
      ("followup", "f", "", {"matter": "results", "after": "2d", "flow": "results",
                             "followup_id": "u1"}), None),
