@@ -6,6 +6,8 @@ so a conversation that needs a registered patient or a results status says so:
     given:
       patients: [{dob: "19480315", mrn: "P1001"}]     # number: the simulated caller's
       results: [{patient: P1001, test: blood, taken: 2026-11-28, status: ready}]
+      slots: [...]              # appointment slots (ivr/schedule/given.py)
+      staff_changes: [{start: "2026-11-26 09:00", cancelled: true}]  # or moved_to: TIME
 
 Rows go in through the same code as production (``CallRecorder.add_patient``, the
 results import and its checks), and only into that call's database.
@@ -71,8 +73,53 @@ def _slots(rows: Rows) -> list[str]:
     return schedule_given.problems(rows)
 
 
+def _local(text: Any) -> dt.datetime:
+    """'2026-11-26 09:00', the hospital's time, as the slots are written."""
+    from ivr.schedule.spoken import ZONE
+
+    return dt.datetime.strptime(str(text), "%Y-%m-%d %H:%M").replace(tzinfo=ZONE)
+
+
+def _staff_changes(rows: Rows) -> list[str]:
+    found = []
+    for i, row in enumerate(rows, 1):
+        if unknown := set(row) - {"start", "cancelled", "moved_to"}:
+            found.append(f"change {i}: unknown key(s) {', '.join(sorted(unknown))} "
+                         "(keys: start, cancelled, moved_to)")
+        if bool(row.get("cancelled")) == ("moved_to" in row):
+            found.append(f"change {i}: either cancelled: true or moved_to: TIME")
+        for key in ("start", "moved_to"):
+            if key in row or key == "start":
+                try:
+                    _local(row.get(key, ""))
+                except ValueError:
+                    found.append(f"change {i}: {key} '{row.get(key, '')}' is not a time like "
+                                 "\"2026-11-26 09:00\"")
+    return found
+
+
+def _write_staff_changes(recorder: CallRecorder, rows: Rows) -> None:
+    """The hospital cancels or moves the caller's bookings (the given slots booked by
+    'caller'), through the schedule's own code, as ``ivr schedule`` would."""
+    from ivr.schedule.tables import TableSchedule
+
+    schedule = TableSchedule(recorder.engine)
+    listed = schedule.listing()
+    for row in rows:
+        start = _local(row["start"])
+        (booking,) = [b for s, b in listed if b is not None and s.starts_at == start]
+        now = start - dt.timedelta(days=2)
+        if row.get("cancelled"):
+            schedule.cancel(booking.id, "staff:test", now=now)
+        else:
+            to = _local(row["moved_to"])
+            (slot,) = [s for s, b in listed if b is None and s.starts_at == to]
+            schedule.change(booking.id, slot.id, "staff:test", now=now)
+
+
 CHECKS: dict[str, Callable[[Rows], list[str]]] = {"patients": _patients, "results": _results,
-                                                  "slots": _slots}
+                                                  "slots": _slots,
+                                                  "staff_changes": _staff_changes}
 
 
 def problems(given: dict[str, Rows]) -> list[tuple[str, str]]:
@@ -106,4 +153,6 @@ def prepare(given: dict[str, Rows]) -> Callable[[CallRecorder], None] | None:
             from ivr.schedule import given as schedule_given
 
             schedule_given.write(recorder, given["slots"], SIM_CALLER)
+        if given.get("staff_changes"):  # the hospital changed them since (ivr/notices/)
+            _write_staff_changes(recorder, given["staff_changes"])
     return write
