@@ -48,7 +48,7 @@ async def test_routed_call_is_answered_by_agent_handset_which_hears_the_caller(l
     assert "ami:AgentConnect" in kinds
     assert record.flow == "main" and len(record.flow_version) == 12
     steps = [e.step for e in record.events if e.kind == "step"]
-    assert steps == ["welcome", "language", "set_english", "emergency_screen",
+    assert steps == ["welcome", "language", "set_english", "emergency_screen", "notices",
                      "open_matter_check", "main_menu", "medication", "medication_menu",
                      "to_pharmacy"]
 

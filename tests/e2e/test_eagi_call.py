@@ -130,7 +130,7 @@ async def test_keypad_call_runs_ivr_eagi_in_the_root_and_is_routed(eagi_lab):
                                exten="main")
     record = await eagi_record(lab, uniqueid)
     steps = [e.step for e in record.events if e.kind == "step"]
-    assert steps == ["welcome", "language", "set_english", "emergency_screen",
+    assert steps == ["welcome", "language", "set_english", "emergency_screen", "notices",
                      "open_matter_check", "main_menu", "medication", "medication_menu",
                      "to_pharmacy"]
     keys = [e.detail.get("dtmf") or e.text for e in record.events if e.kind == "input"]
