@@ -11,6 +11,7 @@ from ivr.departments import DEPARTMENTS
 from ivr.flows.diagnostics import Diagnostic
 from ivr.flows.model import Flow
 from ivr.flows.steps.base import Edge, Scope, StepBase, type_of
+from ivr.flows.steps.book import Step as Book
 from ivr.flows.steps.history import Step as History
 from ivr.flows.steps.results_status import Step as ResultsStatus
 from ivr.flows.steps.verify import Step as Verify
@@ -117,17 +118,22 @@ def _reachable(flow: Flow, crosses: Callable[[StepBase, Edge], bool] | None = No
     return seen
 
 
+# Steps that read a caller's own records aloud, and what a stranger would hear.
+PERSONAL: dict[type[StepBase], str] = {History: "calls", ResultsStatus: "results status",
+                                       Book: "appointments"}
+
+
 def _unverified_history(flow: Flow) -> list[Diagnostic]:
-    """IVR204: personal history is read out only after the caller proved who they are:
-    no history step is reached without crossing a ``verify`` step's verified exit."""
+    """IVR204: personal records are read out (or changed) only after the caller proved
+    who they are: no history, results_status or book step is reached without crossing a
+    ``verify`` step's verified exit."""
     unverified = _reachable(flow, lambda step, e: not (isinstance(step, Verify)
                                                        and e.label == "verified"))
     return [_diag(flow, ("steps", sid), "IVR204",
                   f"{step.type} step '{sid}' can be reached without passing a verify step's "
-                  "'verified' exit: a caller could hear someone else's "
-                  f"{'calls' if isinstance(step, History) else 'results status'}")
+                  f"'verified' exit: a caller could hear someone else's {PERSONAL[type(step)]}")
             for sid, step in flow.steps.items()
-            if sid in unverified and isinstance(step, History | ResultsStatus)]
+            if sid in unverified and type(step) in PERSONAL]
 
 
 def _unreachable(flow: Flow) -> list[Diagnostic]:

@@ -14,7 +14,7 @@ Codes are stable: tests and engineers' scripts rely on them.
     IVR201 a loop with no way out
     IVR202 a red-flag (urgency 1 / crisis / emergency key) branch that can miss emergency
     IVR203 on_error does not lead to a person
-    IVR204 a history or results_status step reachable without a verify step's 'verified' exit
+    IVR204 a history, results_status or book step reachable without a verify step's 'verified' exit
     IVR205 (warning) the flow narrows the red-flag screen to free questions
 """
 
