@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ivr import events as ev
+from ivr.conversations.given import prepare
 from ivr.flows.loader import load_flow_set_or_raise
 from ivr.flows.simulator import CallerTurn, SimChannel, simulate
 from ivr.flows.steps.ask import Step as Ask
@@ -53,12 +54,13 @@ def _ways_on(step, lang: str) -> list[CallerTurn]:
 
 
 async def _say_at(flow_set, flow: str, lang: str, prefix: list[CallerTurn], words: str,
-                  at, extra: dict):
+                  at, extra: dict, given: dict | None = None):
     """The simulated call, or None where the next question takes keys only (verify: a
     date of birth by keypad, no recogniser listens there)."""
     turns = [*prefix, CallerTurn("say", words)]
     try:
-        return await simulate(flow_set, flow, SimChannel(turns), {"lang": lang, **extra}, at)
+        return await simulate(flow_set, flow, SimChannel(turns), {"lang": lang, **extra}, at,
+                              prepare=prepare(given or {}))
     except UnexpectedCommand as exc:
         assert "reads keys" in str(exc), exc
         return None
@@ -81,13 +83,23 @@ def _where_heard(result, words: str) -> tuple[str, str] | None:
 VARIANTS = [(WEDNESDAY_10AM, {}),
             (SUNDAY_11PM, {"caller.open_followups": 1, "followup.kind": "complaint",
                            "acoustic_urgency": 0.6})]
-# needs a patient on record to pass its verify step; the simulator has none
-UNREACHABLE_HERE = {("my_history", "after_history")}
-# Questions after verification or a booking (issue 15): this walk does not yet script a
-# verified caller with slots or results (they listen through the same screened path,
-# ivr.flows.listening); TO DO: drive them here with given rows, then remove them.
-UNREACHABLE_HERE |= {("appointments", "which_department"), ("appointments", "after_booking"),
-                     ("results", "after_status"), ("results", "which_test")}
+# Questions behind a keyed date of birth: the walk above stops where a question reads
+# keys only, so these are driven below by a verified (or twice unverified) caller, with
+# the patient, slots and results on record (given rows, as the test conversations have).
+DOB = "19480315"
+PATIENT = {"patients": [{"dob": DOB, "mrn": "P1001"}]}
+SLOTS = {"slots": [{"clinic": "Digestive Clinic", "department": "gastroenterology",
+                    "clinician": "Dr Wang", "start": "2026-11-26 09:00", "minutes": 20}]}
+RESULTS = {"results": [{"patient": "P1001", "test": "blood", "taken": "2026-11-20",
+                        "status": "ready"}]}
+BEHIND_KEYS = {  # (flow, step): (keys that reach it, rows on record)
+    ("my_history", "after_history"): ([DOB], PATIENT),
+    ("appointments", "which_department"): (["1", DOB], PATIENT),
+    ("appointments", "after_booking"): (["1", DOB, "1", "1"], {**PATIENT, **SLOTS}),
+    ("results", "after_status"): (["1", DOB], {**PATIENT, **RESULTS}),
+    ("results", "which_test"): (["1", DOB, DOB], {}),
+}
+UNREACHABLE_HERE = set(BEHIND_KEYS)
 
 
 @pytest.mark.parametrize("lang", ["en-US", "zh-CN"])
@@ -133,3 +145,18 @@ async def test_crisis_talk_at_the_first_question_of_each_flow_reaches_the_crisis
             continue
         assert red and red[0].lane == "crisis", (flow, result.record.queue)
         assert result.record.queue == lane and result.record.urgency == 1
+
+
+@pytest.mark.parametrize("lang", ["en-US", "zh-CN"])
+@pytest.mark.parametrize("where", sorted(BEHIND_KEYS), ids="/".join)
+@pytest.mark.parametrize("danger", [0, 1], ids=["emergency", "crisis"])
+async def test_danger_said_behind_a_keyed_date_of_birth_reaches_its_team(
+        flow_set, lang, where, danger):
+    words, lane = DANGER[lang][danger]
+    keys, given = BEHIND_KEYS[where]
+    result = await _say_at(flow_set, where[0], lang, [CallerTurn("key", k) for k in keys],
+                           words, WEDNESDAY_10AM, {}, given)
+    assert result is not None and _where_heard(result, words) == where
+    red = [e for e in result.events if isinstance(e, ev.RedFlag)]
+    assert red and red[0].lane == lane, (where, result.record.queue)
+    assert result.record.queue == lane
