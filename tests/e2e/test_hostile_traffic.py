@@ -2,7 +2,11 @@
 the engine, a pyVoIP agent handset) on this module's own lab: random bytes, 10 MB
 lines, endless headers, slowloris senders and 100 held connections on each port.
 The call must not notice: routed to the right queue, answered by the agent, its
-record complete, within a second of the same call without junk; the engine's
+record complete, the engine as quick to react as in the same call without junk (the
+time from each key or answer, and from the route, to what the engine did next, within
+a second of the calm call's; the whole call's length is no measure: the simulated
+caller presses its key every few seconds, so a small shift in its phase costs or saves
+a menu's reprompt, CI once saw 15.4 s against 21.2 s with the same steps); the engine's
 memory grows little, and every junk connection is closed by the engine in bounded
 time. Bounded: at most 250 junk connections, every wait with a timeout.
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -39,6 +44,15 @@ BIG = 10 * 1024 * 1024  # one line of this many bytes, no newline
 ATTACK_SECONDS = 8.0  # the junk stops after this; the call runs meanwhile
 CLOSED_WITHIN = 10.0  # every junk connection closed by the engine within this of its end
 RSS_GROWTH_MB = 30
+REACTS_TO = ("input", "turn", "route")  # the engine's move comes right after these
+
+
+def reaction_seconds(call) -> float:
+    """The engine's slowest reaction in ``call``: from a caller's key or answer, or the
+    route, to the next thing recorded (the caller's own timing is not in it)."""
+    events = call.events
+    return max((b.at - a.at).total_seconds()
+               for a, b in itertools.pairwise(events) if a.kind in REACTS_TO)
 
 
 @pytest.fixture(scope="module")
@@ -200,10 +214,11 @@ async def test_junk_on_both_ports_leaves_a_live_call_untouched(lab):
     agi, audio = junk["agi"], junk["audio"]
     rss_after = rss_mb()
 
-    log.warning("junk: FastAGI %s, AudioSocket %s; call %.2f s vs %.2f s calm; engine RSS "
-                "%.1f -> %.1f MB", agi, audio, record.duration_seconds,
-                calm.duration_seconds, rss_before, rss_after)
-    # the call: the right queue, answered, a complete record, its usual pace
+    log.warning("junk: FastAGI %s, AudioSocket %s; call %.2f s vs %.2f s calm, slowest "
+                "reaction %.2f s vs %.2f s; engine RSS %.1f -> %.1f MB", agi, audio,
+                record.duration_seconds, calm.duration_seconds, reaction_seconds(record),
+                reaction_seconds(calm), rss_before, rss_after)
+    # the call: the right queue, answered, a complete record, the engine's usual pace
     assert (record.queue, record.queue_priority, record.outcome, record.agent) == (
         "pharmacy", 2, "answered", "PJSIP/1001")
     assert [e.step for e in record.events if e.kind == "step"] == steps
@@ -211,7 +226,7 @@ async def test_junk_on_both_ports_leaves_a_live_call_untouched(lab):
     assert kinds[0] == "start" and kinds[-1] == "end" and "ami:AgentConnect" in kinds
     assert [e.seq for e in record.events] == list(range(1, len(kinds) + 1))
     assert record.ended_at is not None
-    assert abs(record.duration_seconds - calm.duration_seconds) < 1.0
+    assert reaction_seconds(record) < reaction_seconds(calm) + 1.0
     answered = [a for a in lab.answers if a.headers.get("X-IVR-Call-Id") == record.id]
     assert answered and answered[0].headers["X-IVR-Department"] == "pharmacy"
     # the junk: every connection opened, and each closed by the engine in time
