@@ -1,11 +1,15 @@
-"""How many calls the line resolved itself (issue 15's measure): from the ``answer``
-step's events (ivr.events.Answer) and the calls' routes.
+"""How many calls the line resolved itself (issue 15's measure): from the events of the
+self-service steps (``answer``: ivr.events.Answer, ``book``: Booking, ``results_status``:
+ResultsRead, ``notices``: NoticesTold) and the calls' routes.
 
-A call is *contained* when the knowledge base answered it (an entry was spoken) and it
-never went to a person afterwards (no route event later in the call). Also counted:
-answers followed by a request for a person, questions no entry answered (or the caller
-said was not what they asked), and the entries that cannot be spoken today (expired or
-withdrawn: those callers go to a person).
+The line *served* a call when it did the caller's business itself: an entry spoken, a
+booking made, moved, cancelled (or kept after all) by phone, a results status read. A
+served call is *resolved* (contained) when it went to no person afterwards (no route
+event later in the call). For the knowledge base alone: calls that heard an entry and
+those contained, answers followed by a request for a person, questions no entry
+answered (or the caller said was not what they asked), and the entries that cannot be
+spoken today (expired or withdrawn: those callers go to a person). Each served call is
+counted under the flow whose step served it first.
 """
 
 from __future__ import annotations
@@ -36,6 +40,13 @@ class FlowUse:
     flow: str
     answered: int = 0  # calls where an entry was spoken
     contained: int = 0
+    served: int = 0  # calls this flow's self-service steps served first (any kind)
+    resolved: int = 0  # ... and that then went to no person
+
+
+# What counts as the line doing the caller's business: event kind -> outcomes.
+SERVED = {"answer": {"spoken"}, "booking": {"booked", "changed", "cancelled", "kept"},
+          "results_status": {"read"}}
 
 
 @dataclass
@@ -48,15 +59,22 @@ class Containment:
     by_flow: list[FlowUse] = field(default_factory=list)
     by_entry: list[EntryUse] = field(default_factory=list)
     unspeakable_entries: list[str] = field(default_factory=list)  # expired or withdrawn
+    served_calls: int = 0  # calls served by any self-service step
+    resolved_calls: int = 0  # ... that went to no person afterwards
+    resolved_share: float | None = None
+    bookings: dict[str, int] = field(default_factory=dict)  # by phone: booked, changed...
+    results_told: int = 0  # calls that heard a results status
+    notices_told: int = 0  # calls told of a change to their appointment first
 
 
 def containment(s: Session, in_period: Iterable[Any], knowledge: Path | None = None,
                 today: dt.date | None = None) -> Containment:
     """Figures for the calls ``in_period`` selects (the report's period, drills left out)."""
+    kinds = ("step", "route", "notices", *SERVED)
     rows = s.execute(select(CallEvent.call_id, CallEvent.seq, CallEvent.kind, CallEvent.detail,
                             Call.flow)
                      .join(Call, Call.id == CallEvent.call_id)
-                     .where(*in_period, CallEvent.kind.in_(("answer", "route")))
+                     .where(*in_period, CallEvent.kind.in_(kinds))
                      .order_by(CallEvent.call_id, CallEvent.seq)).all()
     per_call: dict[str, list[Any]] = defaultdict(list)
     flows: dict[str, str] = {}
@@ -67,7 +85,9 @@ def containment(s: Session, in_period: Iterable[Any], knowledge: Path | None = N
     entries: dict[str, EntryUse] = {}
     by_flow: dict[str, FlowUse] = {}
     outcomes: Counter[str] = Counter()
+    bookings: Counter[str] = Counter()
     for call_id, events in per_call.items():
+        _self_service(out, by_flow, bookings, flows[call_id], events)
         spoken_at = [(e.seq, (e.detail or {}).get("entry", "")) for e in events
                      if e.kind == "answer" and (e.detail or {}).get("outcome") == "spoken"]
         for e in events:
@@ -94,7 +114,10 @@ def containment(s: Session, in_period: Iterable[Any], knowledge: Path | None = N
                  if out.answered_calls else None)
     out.asked_person = outcomes["asked_person"]
     out.no_entry = outcomes["no_entry"] + outcomes["not_confirmed"]
-    out.by_flow = sorted(by_flow.values(), key=lambda f: (-f.answered, f.flow))
+    out.resolved_share = (round(out.resolved_calls / out.served_calls, 3)
+                          if out.served_calls else None)
+    out.bookings = {k: bookings[k] for k in ("booked", "changed", "cancelled") if bookings[k]}
+    out.by_flow = sorted(by_flow.values(), key=lambda f: (-f.served, -f.answered, f.flow))
     out.by_entry = sorted(entries.values(), key=lambda e: (-e.spoken, e.entry))
     if knowledge is not None:
         from ivr.kb.entries import load
@@ -105,3 +128,30 @@ def containment(s: Session, in_period: Iterable[Any], knowledge: Path | None = N
             {Path(f.file).stem for f in kb.findings if f.code in ("KBA011",)}
             | {ident for ident in kb.entries if ident not in usable})
     return out
+
+
+def _self_service(out: Containment, by_flow: dict[str, FlowUse], bookings: Counter[str],
+                  call_flow: str, events: list[Any]) -> None:
+    """One call's self-service: served (and by which flow), resolved, what was done."""
+    flow, served_at, served_by = call_flow, None, call_flow
+    for e in events:
+        detail = e.detail or {}
+        if e.kind == "step":
+            flow = str(detail.get("flow") or flow)
+        elif e.kind in SERVED and detail.get("outcome") in SERVED[e.kind]:
+            if served_at is None:
+                served_at, served_by = e.seq, flow
+            if e.kind == "booking" and detail.get("outcome") != "kept":
+                bookings[str(detail["outcome"])] += 1
+        if e.kind == "results_status" and detail.get("outcome") == "read":
+            out.results_told += 1
+        elif e.kind == "notices":
+            out.notices_told += 1
+    if served_at is None:
+        return
+    use = by_flow.setdefault(served_by, FlowUse(served_by))
+    use.served += 1
+    out.served_calls += 1
+    if not any(e.kind == "route" and e.seq > served_at for e in events):
+        use.resolved += 1
+        out.resolved_calls += 1

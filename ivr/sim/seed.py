@@ -428,6 +428,73 @@ def seed_answers(engine: Engine, end: datetime, days: int = 7, per_day: int = 20
     return SeededAnswers(len(calls), answered, contained, asked, missing, spoken)
 
 
+@dataclass(frozen=True)
+class SeededSelfService:
+    """What :func:`seed_self_service` wrote, for a report to be checked against."""
+
+    calls: int
+    served: dict[str, int]  # flow -> calls its steps served
+    resolved: dict[str, int]  # flow -> ... that then went to no person
+    bookings: dict[str, int]  # booked | changed | cancelled -> count
+    results_told: int
+    notices_told: int
+
+
+def seed_self_service(engine: Engine, end: datetime, days: int = 7, per_day: int = 12,
+                      seed: int = 11, tz: str = "Asia/Shanghai") -> SeededSelfService:
+    """Main-flow calls that book, move or cancel an appointment or hear a results status
+    themselves (with their step, booking and results events): most are done, some then
+    go to the desk, some fail to find a slot, some first hear a notice."""
+    rng = random.Random(seed)
+    writer = _Writer(rng, ZoneInfo(tz))
+    end = end.astimezone(UTC)
+    calls: list[Call] = []
+    events: list[CallEvent] = []
+    served: dict[str, int] = {}
+    resolved: dict[str, int] = {}
+    bookings = {"booked": 0, "changed": 0, "cancelled": 0}
+    results = notices = 0
+    shapes = ("booked", "booked", "changed", "cancelled", "read", "read", "booked_then_desk",
+              "none_free", "notice_then_booked", "read_then_desk")
+    for i in range(days * per_day):
+        at = end - timedelta(days=days) + timedelta(seconds=rng.uniform(0, days * 86400))
+        call = writer._call(at, direction="inbound", language=LOCALES[writer._language()],
+                            flow="main", outcome="goodbye", department="operator")
+        calls.append(call)
+        shape = shapes[i % len(shapes)]
+        flow = "results" if shape.startswith("read") else "appointments"
+        happened: list[tuple[str, str, dict[str, object]]] = []
+        if shape.startswith("notice"):
+            happened.append(("notices", "notices", {"told": ["cancelled:1"]}))
+            notices += 1
+        happened.append(("step", "check_identity", {"type": "verify", "flow": flow}))
+        if flow == "results":
+            happened.append(("results_status", "read_status",
+                             {"read": ["blood@2026-11-28:ready"], "outcome": "read"}))
+            results += 1
+        else:
+            outcome = {"none_free": "none_free", "changed": "changed",
+                       "cancelled": "cancelled"}.get(shape, "booked")
+            happened.append(("booking", "book_slot", {"outcome": outcome,
+                                                      "department": "gastroenterology"}))
+            if outcome != "none_free":
+                bookings[outcome] += 1
+        if shape.endswith("desk") or shape == "none_free":
+            happened.append(("route", "to_desk", {"queue": "appointments", "priority": 3}))
+            call.outcome = "answered"
+        if shape != "none_free":
+            served[flow] = served.get(flow, 0) + 1
+            if not shape.endswith("desk"):
+                resolved[flow] = resolved.get(flow, 0) + 1
+        events += [CallEvent(call_id=call.id, seq=n, at=at, kind=k, step=step, detail=d)
+                   for n, (k, step, d) in enumerate(happened, 1)]
+    with Session(engine) as s, s.begin():
+        s.add_all(calls)
+        s.flush()
+        s.add_all(events)
+    return SeededSelfService(len(calls), served, resolved, bookings, results, notices)
+
+
 def _poisson_large(rng: random.Random, lam: float) -> int:
     """A Poisson draw for any mean: the sum of small ones."""
     whole = int(lam // 10)
