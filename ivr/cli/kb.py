@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from ivr.kb.entries import load
-from ivr.kb.search import KbIndex
+from ivr.kb.search import SURE, KbIndex
 from ivr.settings import load_settings
 
 FOLDER = click.Path(file_okay=False, path_type=Path)
@@ -73,11 +73,14 @@ def search_cmd(text: str, folder: Path | None, topics: tuple[str, ...], lang: st
 @click.option("--json", "as_json", is_flag=True)
 def eval_cmd(file: Path, folder: Path | None, as_json: bool) -> None:
     """Lines of {"lang", "text", "entry" (id or null: no entry should answer)}:
-    right answers, wrong answers (the costly kind) and declines (caller to a person)."""
+    right answers, wrong answers (the costly kind) and declines (caller to a person); of
+    the answers given, how many the line would say at once (closeness at or above SURE)
+    rather than first ask "is it about ...?" (a wrong one then costs a question)."""
     index = KbIndex(load(_folder(folder)))
     rows = [json.loads(line) for line in file.read_text(encoding="utf-8").splitlines()
             if line.strip()]
     counts = {"right": 0, "wrong": 0, "declined": 0, "none_right": 0, "none_wrong": 0}
+    at_once = {"right": 0, "wrong": 0, "none_wrong": 0}  # said without asking first
     misses = []
     for row in rows:
         match = index.find(row["text"])
@@ -88,12 +91,15 @@ def eval_cmd(file: Path, folder: Path | None, as_json: bool) -> None:
         else:
             key = "right" if got == want else "declined" if got is None else "wrong"
         counts[key] += 1
+        if match is not None and match.score >= SURE:
+            at_once[key] += 1
         if key not in ("right", "none_right"):
-            misses.append({"text": row["text"], "want": want, "got": got})
+            misses.append({"text": row["text"], "want": want, "got": got,
+                           "at_once": bool(match and match.score >= SURE)})
     asked = counts["right"] + counts["wrong"] + counts["declined"]
     summary = {"file": str(file), "rows": len(rows), **counts,
                "answered_right_share": round(counts["right"] / asked, 3) if asked else None,
-               "misses": misses}
+               "at_once": at_once, "misses": misses}
     if as_json:
         click.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
@@ -101,5 +107,9 @@ def eval_cmd(file: Path, folder: Path | None, as_json: bool) -> None:
                f"right, {counts['wrong']} wrong entry, {counts['declined']} declined (to a "
                f"person); of {counts['none_right'] + counts['none_wrong']} with none: "
                f"{counts['none_wrong']} wrongly answered")
+    click.echo(f"  said at once (no check first): {at_once['right']} right, "
+               f"{at_once['wrong'] + at_once['none_wrong']} wrong; the rest asked "
+               f"\"is it about ...?\" first")
     for miss in misses:
-        click.echo(f"  {miss['want']} -> {miss['got']}: {miss['text']}")
+        when = " (said at once)" if miss["at_once"] else ""
+        click.echo(f"  {miss['want']} -> {miss['got']}{when}: {miss['text']}")
