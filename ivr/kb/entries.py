@@ -39,6 +39,7 @@ from typing import Any
 import yaml
 
 from ivr.departments import DEPARTMENTS
+from ivr.findings import Finding
 from ivr.flows.yaml_source import load_file
 
 LANGUAGES = ("zh-CN", "en-US")
@@ -50,21 +51,6 @@ FIELDS = {"id", "version", "status", "owner", "source", "review_by", "department
 # characters / 2 (zh) - about 90 s at the elderly rate.
 MAX_SPOKEN_WORDS = 180
 MAX_FILES = 2000  # a folder bigger than this is a mistake, not a knowledge base
-
-
-@dataclass(frozen=True)
-class Finding:
-    """``file:line:col: severity[code] message``; an error fails ``ivr kb validate``."""
-
-    file: str
-    line: int
-    col: int
-    severity: str  # error | warning
-    code: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.severity}[{self.code}] {self.message}"
 
 
 @dataclass(frozen=True)
@@ -119,13 +105,13 @@ def load(folder: Path, today: dt.date | None = None) -> KnowledgeBase:
     today = today or dt.date.today()
     kb = KnowledgeBase(folder)
     if not folder.is_dir():
-        kb.findings.append(Finding(str(folder), 1, 1, "error", "KBA000",
-                                   "no such knowledge folder"))
+        kb.findings.append(Finding(str(folder), 1, 1, severity="error", code="KBA000",
+                                   message="no such knowledge folder"))
         return kb
     files = sorted(folder.glob("*.yaml"))
     if len(files) > MAX_FILES:
-        kb.findings.append(Finding(str(folder), 1, 1, "error", "KBA000",
-                                   f"{len(files)} files: at most {MAX_FILES}"))
+        kb.findings.append(Finding(str(folder), 1, 1, severity="error", code="KBA000",
+                                   message=f"{len(files)} files: at most {MAX_FILES}"))
         return kb
     asked: dict[tuple[str, str], str] = {}  # (lang, question) -> entry id
     for path in files:
@@ -134,16 +120,17 @@ def load(folder: Path, today: dt.date | None = None) -> KnowledgeBase:
         if entry is None:
             continue
         if entry.id in kb.entries:
-            kb.findings.append(Finding(str(path), 1, 1, "error", "KBA004",
-                                       f"entry id {entry.id!r} also in "
-                                       f"{kb.entries[entry.id].file}"))
+            kb.findings.append(Finding(str(path), 1, 1, severity="error", code="KBA004",
+                                       message=f"entry id {entry.id!r} also in "
+                                               f"{kb.entries[entry.id].file}"))
             continue
         for lang, questions in entry.questions.items():
             for q in questions:
                 other = asked.setdefault((lang, " ".join(q.casefold().split())), entry.id)
                 if other != entry.id:
-                    kb.findings.append(Finding(str(path), 1, 1, "warning", "KBA005",
-                                               f"question {q!r} is also {other!r}'s"))
+                    kb.findings.append(Finding(
+                        str(path), 1, 1, severity="warning", code="KBA005",
+                        message=f"question {q!r} is also {other!r}'s"))
         kb.entries[entry.id] = entry
     return kb
 
@@ -157,20 +144,22 @@ def _load_entry(path: Path, today: dt.date) -> tuple[Entry | None, list[Finding]
     try:
         src = load_file(path)
     except OSError as exc:
-        return None, [Finding(str(path), 1, 1, "error", "KBA000", exc.strerror or str(exc))]
+        return None, [Finding(str(path), 1, 1, severity="error", code="KBA000",
+                              message=exc.strerror or str(exc))]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return None, [Finding(str(path), line, col, "error", "KBA001",
-                              str(getattr(exc, "problem", None) or exc))]
+        return None, [Finding(str(path), line, col, severity="error", code="KBA001",
+                              message=str(getattr(exc, "problem", None) or exc))]
 
     def find(at: tuple[str | int, ...], severity: str, code: str, message: str) -> None:
         line, col = src.where(at)
-        findings.append(Finding(str(path), line, col, severity, code, message))
+        findings.append(Finding(str(path), line, col, severity=severity, code=code,
+                                message=message))
 
     for at, line, col in src.duplicates:
-        findings.append(Finding(str(path), line, col, "error", "KBA001",
-                                f"duplicate key {at[-1]!r}"))
+        findings.append(Finding(str(path), line, col, severity="error", code="KBA001",
+                                message=f"duplicate key {at[-1]!r}"))
     data = src.data
     if not isinstance(data, dict):
         find((), "error", "KBA002", "an entry is a mapping (id, status, owner, source, "

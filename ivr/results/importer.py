@@ -21,6 +21,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ivr.findings import Finding
 from ivr.results.kinds import ALIASES, KINDS, STATUSES
 from ivr.store.models import ResultStatus, utcnow
 
@@ -32,19 +33,6 @@ HEADER_ALIASES = {"patient": "patient_number", "patient number": "patient_number
 
 class Hasher(Protocol):
     def hash_value(self, value: str, purpose: str) -> str: ...
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One problem of the file, where an engineer must look (``file:line:col``)."""
-
-    file: str
-    line: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.col}: {self.message}"
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def problems(rows: Rows) -> list[str]:
     _, bad = read_rows(_csv(rows), "given.slots")
     columns = {i + 1: c for i, c in enumerate(COLUMNS)}
     # the CSV's row 2 is the first slot
-    return found + [f"slot {p.row - 1} ({columns.get(p.col, 'row')}): {p.message}" for p in bad]
+    return found + [f"slot {p.line - 1} ({columns.get(p.col, 'row')}): {p.message}" for p in bad]
 
 
 def write(recorder: CallRecorder, rows: Rows, caller: str) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ivr.departments import DEPARTMENTS
+from ivr.findings import Finding
 from ivr.store import models as m
 
 COLUMNS = ("clinic", "department", "clinician", "start", "minutes")
@@ -39,17 +40,6 @@ class SlotRow:
     minutes: int
 
 
-@dataclass(frozen=True)
-class Problem:
-    file: str
-    row: int
-    col: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.row}:{self.col}: {self.message}"
-
-
 def parse_start(text: str, zone: ZoneInfo) -> dt.datetime:
     """``2026-12-03 09:30`` (the hospital's local time) or with an offset."""
     moment = dt.datetime.fromisoformat(text.strip())
@@ -57,29 +47,29 @@ def parse_start(text: str, zone: ZoneInfo) -> dt.datetime:
 
 
 def read_rows(text: str, file: str = "<csv>", zone: str = DEFAULT_ZONE
-              ) -> tuple[list[SlotRow], list[Problem]]:
+              ) -> tuple[list[SlotRow], list[Finding]]:
     """The slots of a CSV text, or every problem that stops it from importing."""
     tz = ZoneInfo(zone)
-    problems: list[Problem] = []
+    problems: list[Finding] = []
     reader = csv.reader(io.StringIO(text))
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        return [], [Problem(file, 1, 1, f"empty file: expected a header {','.join(COLUMNS)}")]
+        return [], [Finding(file, 1, 1, f"empty file: expected a header {','.join(COLUMNS)}")]
     except csv.Error as exc:
-        return [], [Problem(file, 1, 1, f"not CSV: {exc}")]
+        return [], [Finding(file, 1, 1, f"not CSV: {exc}")]
     where: dict[str, int] = {}
     for i, name in enumerate(header):
         if name not in COLUMNS:
-            problems.append(Problem(file, 1, i + 1, f"unknown column '{name}' (columns: "
+            problems.append(Finding(file, 1, i + 1, f"unknown column '{name}' (columns: "
                                     f"{', '.join(COLUMNS)})"))
         elif name in where:
-            problems.append(Problem(file, 1, i + 1, f"column '{name}' twice"))
+            problems.append(Finding(file, 1, i + 1, f"column '{name}' twice"))
         else:
             where[name] = i
     for name in COLUMNS:
         if name not in where:
-            problems.append(Problem(file, 1, len(header) + 1, f"missing column '{name}'"))
+            problems.append(Finding(file, 1, len(header) + 1, f"missing column '{name}'"))
     if problems:
         return [], problems
     rows: list[SlotRow] = []
@@ -94,28 +84,28 @@ def read_rows(text: str, file: str = "<csv>", zone: str = DEFAULT_ZONE
                 continue
             key = (row.clinic, row.clinician, row.starts_at)
             if key in seen:
-                problems.append(Problem(file, line, where["start"] + 1,
+                problems.append(Finding(file, line, where["start"] + 1,
                                         f"{row.clinician} at {row.starts_at:%Y-%m-%d %H:%M} "
                                         f"is already row {seen[key]}"))
                 continue
             seen[key] = line
             rows.append(row)
     except csv.Error as exc:
-        problems.append(Problem(file, reader.line_num, 1, f"not CSV: {exc}"))
+        problems.append(Finding(file, reader.line_num, 1, f"not CSV: {exc}"))
     return ([] if problems else rows), problems
 
 
 def _row(fields: list[str], where: dict[str, int], header: list[str], file: str, line: int,
-         tz: ZoneInfo, problems: list[Problem]) -> SlotRow | None:
+         tz: ZoneInfo, problems: list[Finding]) -> SlotRow | None:
     before = len(problems)
     if len(fields) != len(header):
-        problems.append(Problem(file, line, min(len(fields), len(header)) + 1,
+        problems.append(Finding(file, line, min(len(fields), len(header)) + 1,
                                 f"{len(fields)} fields, the header has {len(header)}"))
         return None
     value = {name: fields[i].strip() for name, i in where.items()}
 
     def bad(name: str, message: str) -> None:
-        problems.append(Problem(file, line, where[name] + 1, message))
+        problems.append(Finding(file, line, where[name] + 1, message))
 
     for name in ("clinic", "clinician"):
         if not value[name]:
@@ -144,16 +134,16 @@ def _row(fields: list[str], where: dict[str, int], header: list[str], file: str,
     return SlotRow(value["clinic"], department, value["clinician"], starts_at, minutes)
 
 
-def read_file(path: Path, zone: str = DEFAULT_ZONE) -> tuple[list[SlotRow], list[Problem]]:
+def read_file(path: Path, zone: str = DEFAULT_ZONE) -> tuple[list[SlotRow], list[Finding]]:
     file = str(path)
     try:
         if path.stat().st_size > MAX_BYTES:
-            return [], [Problem(file, 1, 1, f"larger than {MAX_BYTES} bytes")]
+            return [], [Finding(file, 1, 1, f"larger than {MAX_BYTES} bytes")]
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        return [], [Problem(file, 1, 1, f"not UTF-8 text: {exc.reason}")]
+        return [], [Finding(file, 1, 1, f"not UTF-8 text: {exc.reason}")]
     except OSError as exc:
-        return [], [Problem(file, 1, 1, f"cannot read: {exc.strerror}")]
+        return [], [Finding(file, 1, 1, f"cannot read: {exc.strerror}")]
     return read_rows(text, file, zone)
 
 

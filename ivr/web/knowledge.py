@@ -29,8 +29,8 @@ from typing import Any
 
 import yaml
 
+from ivr.findings import Finding  # one positioned finding for every file people edit
 from ivr.flows.yaml_source import Source, load_file
-from ivr.kb.entries import Finding  # one positioned finding for both clinicians' files
 
 LANGUAGES = ("zh-CN", "en-US")
 KINDS = ("drug", "guideline")
@@ -115,11 +115,12 @@ def load(path: Path, today: dt.date | None = None) -> KnowledgeFile:
 
     def find(at: tuple[str | int, ...], severity: str, code: str, message: str) -> None:
         line, col = src.where(at)
-        findings.append(Finding(str(path), line, col, severity, code, message))
+        findings.append(Finding(str(path), line, col, severity=severity, code=code,
+                                message=message))
 
     for at, line, col in src.duplicates:
-        findings.append(Finding(str(path), line, col, "error", "KB001",
-                                f"duplicate key {at[-1]!r}"))
+        findings.append(Finding(str(path), line, col, severity="error", code="KB001",
+                                message=f"duplicate key {at[-1]!r}"))
     data = src.data if isinstance(src.data, dict) else {}
     if not isinstance(src.data, dict):
         find((), "error", "KB002", "expected a mapping with version, owner and entries")
@@ -213,7 +214,7 @@ def validate(path: Path, today: dt.date | None = None) -> list[Finding]:
     try:
         return load(path, today).findings
     except KnowledgeError as exc:
-        return [Finding(str(path), 1, 1, "error", "KB000", str(exc))]
+        return [Finding(str(path), 1, 1, severity="error", code="KB000", message=str(exc))]
 
 
 def search(kb: KnowledgeFile, query: str, lang: str = "zh-CN",
