@@ -44,6 +44,7 @@ class Step(StepBase):
         state = ctx.state
         if not state.vars.get("caller.verified"):  # the validator forbids it; belt and braces
             raise RuntimeError("history step reached without verification")
+        await ctx.recorder.flush()  # an in-memory database (the simulator) has one connection
         past = await asyncio.to_thread(ctx.recorder.history, state.channel.caller_number,
                                        state.call_id)
         await ctx.record(ev.History(step=ctx.sid, calls=len(past.calls),
