@@ -7,6 +7,8 @@ way a patient lives it: from the first hand-over to the agent answering
 through; Asterisk's own hold time (``Call.hold_seconds``, the answering queue only) is
 used when the events are missing (AMI was down).
 
+Drill calls (``ivr drill``) are no patients: left out, as the report leaves them out.
+
 Answered and abandoned follow ``ivr report`` (``ivr.reports.figures``): abandoned is a
 caller who hung up while queued (an ABANDONED stint, outcome 'abandoned', or
 'caller_hangup' with no stint answered); answered is an agent taking the call.
@@ -28,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ivr import events as ev
-from ivr.store.models import Call, CallEvent, QueueResult, aware
+from ivr.store.models import Call, CallEvent, QueueResult, aware, not_a_drill
 
 WAIT_EVENTS = (ev.Route.kind, ev.AgentConnect.kind, ev.Hangup.kind, ev.End.kind)
 
@@ -66,7 +68,7 @@ def today_figures(engine: Engine, *, timezone: str, service_level_seconds: int,
     day, since, until = day_bounds(now or datetime.now(UTC), tz)
     with Session(engine) as s:
         today = (Call.started_at >= since, Call.started_at < until, Call.queue.is_not(None),
-                 Call.queue.not_like("ext:%"))
+                 Call.queue.not_like("ext:%"), not_a_drill())
         calls = s.execute(select(Call.id, Call.outcome, Call.hold_seconds, Call.ended_at)
                           .where(*today)).all()
         stints = s.execute(select(QueueResult.call_id, QueueResult.status)

@@ -38,6 +38,7 @@ from ivr.store.models import (
     TriageDecision,
     Turn,
     aware,
+    not_a_drill,
 )
 
 DEFAULT_TZ = "Asia/Shanghai"
@@ -219,7 +220,7 @@ def _hold_histogram(holds: Iterable[float]) -> list[dict[str, Any]]:
 
 
 # drill calls (ivr drill) are no patients' calls: left out of every figure but Drills
-_NOT_A_DRILL = Call.id.not_in(select(Drill.call_id).where(Drill.call_id.is_not(None)))
+_NOT_A_DRILL = not_a_drill()
 
 
 def _drills(s: Session, since: datetime, until: datetime, zone: ZoneInfo) -> Drills:

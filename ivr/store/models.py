@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -423,6 +424,12 @@ class Drill(Base):
     # [{"step": "red_flag", "held": true, "at_s": 7.9, "detail": "..."}, ...]
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     call_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+
+
+def not_a_drill() -> Any:
+    """A where-clause for calls that are no ``ivr drill`` call: drills are no patients,
+    so every patient figure (the report, the wallboard's today) leaves them out."""
+    return Call.id.not_in(select(Drill.call_id).where(Drill.call_id.is_not(None)))
 
 
 class ResultStatus(Base):

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from ivr.live.today import day_bounds, today_figures
 from ivr.store.database import make_engine, migrate
-from ivr.store.models import Call, CallEvent, QueueResult
+from ivr.store.models import Call, CallEvent, Drill, QueueResult
 
 TZ = "Asia/Shanghai"
 # 2026-12-02 10:00 in Shanghai; that local day runs from 12-01 16:00 to 12-02 16:00 UTC
@@ -55,6 +55,8 @@ def test_service_level_abandonment_and_longest_wait(db):
         add_call(s, "x1", t, queue="ext:1001", outcome="answered")  # an extension: not queued
         add_call(s, "m1", t, queue=None, outcome="completed")  # the flow served it
         add_call(s, "y1", NOW - timedelta(hours=11), outcome="answered", hold=300)  # yesterday
+        add_call(s, "d1", t, outcome="caller_hangup", events=[("route", 5), ("hangup", 400)])
+        s.add(Drill(scenario="emergency", passed=False, call_id="d1"))  # an ivr drill call
     f = today_figures(db, timezone=TZ, service_level_seconds=20, now=NOW)
     assert f.day == "2026-12-02"
     assert (f.offered, f.answered, f.answered_in_time, f.abandoned) == (5, 3, 2, 1)
