@@ -305,7 +305,7 @@ def retention_apply(execute: bool, as_json: bool, db_url: str | None) -> None:
 
 @click.group("keys")
 def keys() -> None:
-    """The encryption keys of recordings and follow-up numbers."""
+    """The encryption keys of recordings and follow-up and booking numbers."""
 
 
 @keys.command("rotate")
@@ -313,7 +313,8 @@ def keys() -> None:
 def keys_rotate(db_url: str | None) -> None:
     """Add a new active key and reseal every recording and stored number with it
     (old keys stay in the keyring until nothing uses them)."""
-    from ivr.store.models import FollowUp, Recording
+    from ivr.schedule import number_context
+    from ivr.store.models import Booking, FollowUp, Recording
 
     engine = _engine(db_url)
     _authorize(engine, Action.ROTATE_KEYS, "keyring")
@@ -334,6 +335,12 @@ def keys_rotate(db_url: str | None) -> None:
         for item in s.scalars(select(FollowUp)):
             number = privacy.open_number(item.number_sealed, item.id)
             item.number_sealed = privacy.seal_number(number, item.id)
+            numbers += 1
+        for booking in s.scalars(select(Booking).where(Booking.number_sealed.is_not(None))):
+            context = number_context(booking.patient_hash)
+            assert booking.number_sealed is not None
+            number = privacy.open_number(booking.number_sealed, context)
+            booking.number_sealed = privacy.seal_number(number, context)
             numbers += 1
     click.echo(f"active key {new_id}: resealed {files} recording(s), {numbers} number(s)")
 

@@ -1,7 +1,7 @@
 """``ivr schedule``: the embedded appointment schedule (ivr/schedule/) by hand: slots
-imported from a CSV file, slots and bookings listed, a booking cancelled. Listing and
-cancelling show callers' (masked) numbers, so they are role-checked and audited like
-``ivr history``."""
+imported from a CSV file, slots and bookings listed, a booking cancelled or moved (and
+the patient called about it: ivr/notices/calls.py). Listing, cancelling and moving show
+callers' (masked) numbers, so they are role-checked and audited like ``ivr history``."""
 
 from __future__ import annotations
 
@@ -81,18 +81,25 @@ def list_cmd(department: str | None, day: dt.datetime | None, as_json: bool,
                    f"{row['department']:16} {row['clinic']} / {row['clinician']}  {held}")
 
 
+NO_CALL = click.option("--no-call", is_flag=True, help=(
+    "Do not call the patient: they hear the change on their next call to the line."))
+
+
 @schedule.command("cancel")
 @click.argument("booking_id", type=int)
+@NO_CALL
 @DB_OPTION
-def cancel_cmd(booking_id: int, db_url: str | None) -> None:
-    """Cancel a booking (its slot is free again)."""
+def cancel_cmd(booking_id: int, no_call: bool, db_url: str | None) -> None:
+    """Cancel a booking (its slot is free again). The patient hears it first on their
+    next call; the line also calls them about it, if the booking kept their number."""
     from ivr.schedule import NoSuchBooking, ScheduleError
     from ivr.schedule.tables import TableSchedule
 
     engine = _engine(db_url)
     actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}", change="cancel")
+    by = f"staff:{actor.user}"
     try:
-        booking = TableSchedule(engine).cancel(booking_id, f"staff:{actor.user}")
+        booking = TableSchedule(engine).cancel(booking_id, by)
     except NoSuchBooking:
         raise click.ClickException(f"no active booking {booking_id}") from None
     except ScheduleError as exc:
@@ -100,3 +107,71 @@ def cancel_cmd(booking_id: int, db_url: str | None) -> None:
     start = booking.slot.starts_at.astimezone(_zone())
     click.echo(f"booking {booking_id} cancelled: {booking.slot.department} "
                f"{start:%Y-%m-%d %H:%M} is free again")
+    _tell(booking_id, booking.patient_masked, by, no_call, db_url)
+
+
+@schedule.command("move")
+@click.argument("booking_id", type=int)
+@click.argument("slot_id", type=int)
+@NO_CALL
+@DB_OPTION
+def move_cmd(booking_id: int, slot_id: int, no_call: bool, db_url: str | None) -> None:
+    """Move a booking to a free slot (SLOT: its id, as `list --json` shows). The patient
+    hears it first on their next call; the line also calls them about it, if the
+    booking kept their number."""
+    from ivr.schedule import NoSuchBooking, ScheduleError, SlotTaken
+    from ivr.schedule.tables import TableSchedule
+
+    engine = _engine(db_url)
+    actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}",
+                       change=f"move to slot {slot_id}")
+    by = f"staff:{actor.user}"
+    try:
+        moved = TableSchedule(engine).change(booking_id, slot_id, by)
+    except NoSuchBooking:
+        raise click.ClickException(f"no active booking {booking_id}") from None
+    except SlotTaken as exc:
+        raise click.ClickException(f"{exc}: booking {booking_id} is unchanged") from None
+    except ScheduleError as exc:
+        raise click.ClickException(str(exc)) from None
+    start = moved.slot.starts_at.astimezone(_zone())
+    click.echo(f"booking {booking_id} moved: now booking {moved.id}, {moved.slot.department} "
+               f"{start:%Y-%m-%d %H:%M} {moved.slot.clinic} / {moved.slot.clinician}")
+    _tell(booking_id, moved.patient_masked, by, no_call, db_url)
+
+
+def _tell(booking_id: int, masked: str, by: str, no_call: bool, db_url: str | None) -> None:
+    """Open the outbound call about the change (ivr/notices/calls.py) and say what came
+    of it; the next-call notice stands either way."""
+    later = f"{masked or 'the patient'} will hear it on their next call to the line"
+    if no_call:
+        click.echo(f"no call (--no-call): {later}")
+        return
+    import asyncio
+
+    from ivr.notices.calls import call_about
+    from ivr.store.recorder import CallRecorder
+
+    settings = load_settings()
+    recorder = CallRecorder(db_url or settings.database_url, settings=settings)
+    try:
+        done = asyncio.run(call_about(recorder, booking_id, by))
+    finally:
+        recorder.close()
+    if done.result == "opened":
+        assert done.followup_id and done.due_at
+        language = done.language or "the flow's first language"
+        click.echo(f"follow-up {done.followup_id[:8]} opened: the line will call {done.masked} "
+                   f"about it from {done.due_at.astimezone(_zone()):%Y-%m-%d %H:%M} within "
+                   f"calling hours, in {language}; or {later}, whichever comes first")
+    elif done.result == "already_open":
+        assert done.followup_id
+        click.echo(f"follow-up {done.followup_id[:8]} will call {done.masked} already: that "
+                   f"call tells this change too; or {later}")
+    elif done.result == "no_number":
+        click.echo(f"no call: booking {booking_id} kept no number to call; {later}")
+    elif done.result == "unreadable":
+        click.echo(f"no call: the number kept with booking {booking_id} cannot be opened "
+                   f"(keys?); {later}")
+    else:
+        click.echo("no call: the appointment time has passed, nothing to tell")

@@ -102,6 +102,9 @@ async def _run(recorder: CallRecorder, runner: FlowRunner, flow_set: FlowSet,
             log.warning("follow-up %s: number %s cannot be opened (%s)", short,
                         item.number_masked, type(exc).__name__)
             number = ""
+        # Asterisk gives the engine's leg the hospital's caller id: the steps that look the
+        # caller up (notices, verify, history...) must see the patient called
+        channel.caller_number = number
         lang = item.language if item.language in flow.spec.languages else flow.language
         attempt = item.attempts + 1
         noted: list[asyncio.Task[None]] = []

@@ -33,11 +33,21 @@ class NoSuchBooking(ScheduleError):
 class PatientRef:
     """Who a booking is for, as the records know them: the keyed hash of the phone they
     call from (what the caller's history is keyed by), the masked number for staff
-    lists, and the registry row when verification found one (a family's phone)."""
+    lists, the registry row when verification found one (a family's phone), and the
+    number itself sealed (AES-GCM under :func:`number_context`), opened only to call
+    them about a change the hospital made (ivr/notices/)."""
 
     phone_hash: str
     masked: str = ""
     registry_id: int | None = None
+    number_sealed: bytes | None = None
+
+
+def number_context(phone_hash: str) -> str:
+    """What a booking's sealed number is bound to: the phone's keyed hash, not the
+    booking id, so a move carries the same sealed bytes to the new booking (unknown
+    before its INSERT) while a blob copied to another phone's booking does not open."""
+    return f"booking:{phone_hash}"
 
 
 @dataclass(frozen=True)
@@ -90,4 +100,4 @@ class Schedule(Protocol):
 
 
 __all__ = ["Booking", "NoSuchBooking", "PatientRef", "Schedule", "ScheduleError", "Slot",
-           "SlotTaken"]
+           "SlotTaken", "number_context"]

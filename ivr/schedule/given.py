@@ -19,7 +19,7 @@ import datetime as dt
 import io
 from typing import Any
 
-from ivr.schedule import PatientRef
+from ivr.schedule import PatientRef, number_context
 from ivr.schedule.importing import COLUMNS, add_slots, read_rows
 from ivr.schedule.tables import TableSchedule
 from ivr.store.recorder import CallRecorder
@@ -62,7 +62,9 @@ def write(recorder: CallRecorder, rows: Rows, caller: str) -> None:
     for row, slot in zip(rows, slots, strict=True):
         if "booked" not in row:
             continue
-        who = (PatientRef(privacy.caller_hash(caller), privacy.display_number(caller))
+        phone = privacy.caller_hash(caller)
+        who = (PatientRef(phone, privacy.display_number(caller), None,
+                          privacy.seal_number(caller, number_context(phone)))
                if row["booked"] == "caller" else PatientRef("someone else"))
         (found,) = [s for s, _b in schedule.listing(slot.department)
                     if s.starts_at == slot.starts_at and s.clinician == slot.clinician]

@@ -129,6 +129,7 @@ class TableSchedule:
         def insert(s: Session) -> m.Booking:
             row = m.Booking(slot_id=slot_id, patient_hash=patient.phone_hash,
                             patient_masked=patient.masked, patient_id=patient.registry_id,
+                            number_sealed=patient.number_sealed,
                             status=ACTIVE, booked_at=now, booked_by=by, call_id=call_id)
             s.add(row)
             s.flush()  # the INSERT first: the unique index decides, the lock is taken
@@ -144,6 +145,7 @@ class TableSchedule:
             old = _active(s, booking_id)
             new = m.Booking(slot_id=slot_id, patient_hash=old.patient_hash,
                             patient_masked=old.patient_masked, patient_id=old.patient_id,
+                            number_sealed=old.number_sealed,  # bound to the phone: still opens
                             status=ACTIVE, booked_at=now, booked_by=by, call_id=call_id)
             s.add(new)
             s.flush()  # taken: the whole move rolls back, the old booking stands

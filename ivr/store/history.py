@@ -18,6 +18,9 @@ from ivr.store.models import Call, FollowUp, Patient, TriageDecision, aware, utc
 
 HISTORY_DAYS = 30
 OPEN_STATUSES = ("open", "calling")
+# Follow-ups the line settles itself: an appointment change is told first on any call
+# (ivr/notices/), so it is no matter a flow offers to continue with a person.
+TOLD_BY_THE_LINE = frozenset({"appointment_change"})
 
 
 @dataclass(frozen=True)
@@ -56,11 +59,12 @@ class CallerHistory:
 
     def as_vars(self, now: datetime) -> dict[str, Any]:
         """Call variables flows can branch on (``caller.returning`` ...)."""
+        matters = [m for m in self.open_followups if m.kind not in TOLD_BY_THE_LINE]
         out: dict[str, Any] = {
             "caller.returning": bool(self.calls),
             "caller.calls_30d": self.calls_30d,
             "caller.repeat_calls_24h": self.calls_24h,
-            "caller.open_followups": len(self.open_followups),
+            "caller.open_followups": len(matters),
             "caller.known": self.known_patient,
         }
         if self.calls:
@@ -70,8 +74,8 @@ class CallerHistory:
                 out["caller.last_department"] = last.department or last.queue
             if last.urgency:
                 out["caller.last_urgency"] = last.urgency
-        if self.open_followups:
-            out["caller.open_followup_kind"] = self.open_followups[0].kind
+        if matters:
+            out["caller.open_followup_kind"] = matters[0].kind
         if self.age_group:
             out["caller.age_group"] = self.age_group
         summary = self.summary()

@@ -406,6 +406,8 @@ class Booking(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     ended_by: Mapped[str] = mapped_column(String(128), default="")
     moved_to: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the new booking
+    # AES-GCM (ivr.schedule.number_context), opened only to call about a hospital change
+    number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
 
 
 class Drill(Base):

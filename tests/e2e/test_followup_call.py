@@ -98,3 +98,49 @@ async def test_unanswered_followup_is_tried_again_later(lab, number, outcome):
     assert lab.engine.scheduler.live == {} or followup_id not in lab.engine.scheduler.live
     log.warning("follow-up %s: outcome recorded %.1f s after it fell due", outcome,
                 time.monotonic() - started)
+
+
+async def test_a_clinic_cancelled_by_staff_is_told_by_an_outbound_call(lab):
+    """Staff cancel an appointment booked from the patient's phone (its number kept
+    sealed, as the book step keeps it): ivr/notices/calls.py opens an appointment_change
+    follow-up due now, the scheduler calls the patient through Asterisk, the call's
+    notices step tells the change to the number dialled (the engine's leg shows the
+    hospital's caller id, not the patient's) and the patient presses 1."""
+    from ivr.notices.calls import call_about
+    from ivr.schedule import PatientRef, number_context
+    from ivr.schedule.importing import add_slots, read_rows
+    from ivr.schedule.spoken import ZONE
+    from ivr.schedule.tables import TableSchedule
+
+    started = time.monotonic()
+    recorder, number = lab.engine.recorder, "15500000001"
+    start = (utcnow() + dt.timedelta(days=3)).astimezone(ZONE).replace(
+        hour=9, minute=0, second=0, microsecond=0)
+    rows, problems = read_rows("clinic,department,clinician,start,minutes\n"
+                               f"E2E Clinic,gastroenterology,Dr E2E,{start:%Y-%m-%d %H:%M},20\n")
+    assert problems == []
+    add_slots(recorder.engine, rows, "e2e")
+    schedule = TableSchedule(recorder.engine)
+    (slot,) = [s for s, b in schedule.listing("gastroenterology")
+               if s.clinician == "Dr E2E" and b is None]
+    phone = recorder.privacy.caller_hash(number)
+    booking = schedule.book(slot.id, PatientRef(
+        phone, recorder.privacy.display_number(number), None,
+        recorder.privacy.seal_number(number, number_context(phone))), "phone")
+    schedule.cancel(booking.id, "staff:e2e")
+
+    done = await call_about(recorder, booking.id, "staff:e2e")
+    assert done.result == "opened"
+    item = await first_attempt(lab, done.followup_id, timeout=60)
+    (attempt,) = item.tries
+    assert (attempt.outcome, item.status) == ("answered_ok", "done")
+    record = await asyncio.to_thread(recorder.get, attempt.call_id)
+    assert (record.direction, record.outcome, record.caller_masked) == (
+        "outbound", "goodbye", "155******01")
+    steps = [e.step for e in record.events if e.kind == "step"]
+    assert steps == ["by_kind", "intro_appointment", "appointment_notices",
+                     "appointment_check", "appointment_understood", "appointment_thanks"]
+    (told,) = [e for e in record.events if e.kind == "notices"]
+    assert told.detail["told"] == [f"cancelled:{booking.id}"]
+    log.warning("appointment change told by an outbound call %.1f s after the cancel "
+                "(call %.1f s long)", time.monotonic() - started, record.duration_seconds)

@@ -82,3 +82,20 @@ async def test_the_next_call_hears_them_first(flows, lang, keys, cancelled, move
 async def test_no_notice_no_words(flows):
     sim = await simulate(flows, "main", SimChannel([CallerTurn("key", "2")]), {}, AT)
     assert not [e for e in sim.events if isinstance(e, ev.NoticesTold)]
+
+
+@pytest.mark.parametrize("flow,vars_,step", [
+    ("main", {}, "main_menu"),  # the call goes on: nothing said
+    ("followup_call", {"followup.kind": "appointment_change"},
+     "to_appointments_desk_no_choice")])  # the call made to tell it: the desk tells it
+async def test_records_out_of_reach(flows, monkeypatch, flow, vars_, step):
+    from sqlalchemy.exc import OperationalError
+
+    def down(*_args, **_kw):
+        raise OperationalError("SELECT", {}, Exception("database is away"))
+
+    monkeypatch.setattr("ivr.flows.steps.notices.pending", down)
+    channel = SimChannel([CallerTurn("key", k) for k in (["2", "1"] if flow == "main" else [])])
+    sim = await simulate(flows, flow, channel, vars_, AT, prepare=changed)
+    steps = [e.step for e in sim.events if isinstance(e, ev.Step)]
+    assert step in steps and not [e for e in sim.events if isinstance(e, ev.NoticesTold)]

@@ -98,7 +98,13 @@ BEHIND_KEYS = {  # (flow, step): (keys that reach it, rows on record)
     ("appointments", "after_booking"): (["1", DOB, "1", "1"], {**PATIENT, **SLOTS}),
     ("results", "after_status"): (["1", DOB], {**PATIENT, **RESULTS}),
     ("results", "which_test"): (["1", DOB, DOB], {}),
+    # the call the line makes to tell a change the hospital made (ivr/notices/calls.py)
+    ("followup_call", "appointment_check"): ([], {"slots": [{**SLOTS["slots"][0],
+                                                             "booked": "caller"}],
+                                                  "staff_changes": [{"start": "2026-11-26 09:00",
+                                                                     "cancelled": True}]}),
 }
+BEHIND_VARS = {("followup_call", "appointment_check"): {"followup.kind": "appointment_change"}}
 UNREACHABLE_HERE = set(BEHIND_KEYS)
 
 
@@ -155,7 +161,7 @@ async def test_danger_said_behind_a_keyed_date_of_birth_reaches_its_team(
     words, lane = DANGER[lang][danger]
     keys, given = BEHIND_KEYS[where]
     result = await _say_at(flow_set, where[0], lang, [CallerTurn("key", k) for k in keys],
-                           words, WEDNESDAY_10AM, {}, given)
+                           words, WEDNESDAY_10AM, BEHIND_VARS.get(where, {}), given)
     assert result is not None and _where_heard(result, words) == where
     red = [e for e in result.events if isinstance(e, ev.RedFlag)]
     assert red and red[0].lane == lane, (where, result.record.queue)

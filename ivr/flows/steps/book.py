@@ -32,7 +32,15 @@ from ivr.departments import department_name
 from ivr.flows.context import fill
 from ivr.flows.listening import Listen, Reply, collect
 from ivr.flows.steps.base import VAR, Edge, PromptId, Result, StepBase, StepId
-from ivr.schedule import Booking, PatientRef, Schedule, ScheduleError, Slot, SlotTaken
+from ivr.schedule import (
+    Booking,
+    PatientRef,
+    Schedule,
+    ScheduleError,
+    Slot,
+    SlotTaken,
+    number_context,
+)
 from ivr.schedule.spoken import when
 from ivr.store.database import is_memory
 from ivr.triage.keywords import phrase_key
@@ -286,12 +294,15 @@ def _phrases(keys: dict[str, tuple[str, ...]]) -> list[str]:
 
 def _patient(ctx: StepContext) -> PatientRef:
     """The verified caller as the records know them (keyed phone hash, masked number,
-    the registry row the verify step found, when it says)."""
+    the registry row the verify step found, when it says), with the number sealed, so
+    the hospital can call them if it cancels or moves the appointment (ivr/notices/)."""
     privacy = ctx.recorder.privacy
     number = ctx.channel.caller_number
+    phone = privacy.caller_hash(number)
     row = ctx.vars.get("caller.patient")
-    return PatientRef(privacy.caller_hash(number), privacy.display_number(number),
-                      row if isinstance(row, int) else None)
+    sealed = privacy.seal_number(number, number_context(phone)) if phone else None
+    return PatientRef(phone, privacy.display_number(number),
+                      row if isinstance(row, int) else None, sealed)
 
 
 def _schedule(ctx: StepContext) -> Schedule:
