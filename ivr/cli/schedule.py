@@ -5,8 +5,10 @@ callers' (masked) numbers, so they are role-checked and audited like ``ivr histo
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -92,18 +94,13 @@ NO_CALL = click.option("--no-call", is_flag=True, help=(
 def cancel_cmd(booking_id: int, no_call: bool, db_url: str | None) -> None:
     """Cancel a booking (its slot is free again). The patient hears it first on their
     next call; the line also calls them about it, if the booking kept their number."""
-    from ivr.schedule import NoSuchBooking, ScheduleError
     from ivr.schedule.tables import TableSchedule
 
     engine = _engine(db_url)
     actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}", change="cancel")
     by = f"staff:{actor.user}"
-    try:
+    with _refused(booking_id):
         booking = TableSchedule(engine).cancel(booking_id, by)
-    except NoSuchBooking:
-        raise click.ClickException(f"no active booking {booking_id}") from None
-    except ScheduleError as exc:
-        raise click.ClickException(str(exc)) from None
     start = booking.slot.starts_at.astimezone(_zone())
     click.echo(f"booking {booking_id} cancelled: {booking.slot.department} "
                f"{start:%Y-%m-%d %H:%M} is free again")
@@ -119,25 +116,33 @@ def move_cmd(booking_id: int, slot_id: int, no_call: bool, db_url: str | None) -
     """Move a booking to a free slot (SLOT: its id, as `list --json` shows). The patient
     hears it first on their next call; the line also calls them about it, if the
     booking kept their number."""
-    from ivr.schedule import NoSuchBooking, ScheduleError, SlotTaken
     from ivr.schedule.tables import TableSchedule
 
     engine = _engine(db_url)
     actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}",
                        change=f"move to slot {slot_id}")
     by = f"staff:{actor.user}"
-    try:
+    with _refused(booking_id):
         moved = TableSchedule(engine).change(booking_id, slot_id, by)
+    start = moved.slot.starts_at.astimezone(_zone())
+    click.echo(f"booking {booking_id} moved: now booking {moved.id}, {moved.slot.department} "
+               f"{start:%Y-%m-%d %H:%M} {moved.slot.clinic} / {moved.slot.clinician}")
+    _tell(booking_id, moved.patient_masked, by, no_call, db_url)
+
+
+@contextlib.contextmanager
+def _refused(booking_id: int) -> Iterator[None]:
+    """The schedule's refusal as the command's error: the booking is as it was."""
+    from ivr.schedule import NoSuchBooking, ScheduleError, SlotTaken
+
+    try:
+        yield
     except NoSuchBooking:
         raise click.ClickException(f"no active booking {booking_id}") from None
     except SlotTaken as exc:
         raise click.ClickException(f"{exc}: booking {booking_id} is unchanged") from None
     except ScheduleError as exc:
         raise click.ClickException(str(exc)) from None
-    start = moved.slot.starts_at.astimezone(_zone())
-    click.echo(f"booking {booking_id} moved: now booking {moved.id}, {moved.slot.department} "
-               f"{start:%Y-%m-%d %H:%M} {moved.slot.clinic} / {moved.slot.clinician}")
-    _tell(booking_id, moved.patient_masked, by, no_call, db_url)
 
 
 def _tell(booking_id: int, masked: str, by: str, no_call: bool, db_url: str | None) -> None:
