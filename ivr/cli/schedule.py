@@ -97,7 +97,7 @@ def cancel_cmd(booking_id: int, no_call: bool, db_url: str | None) -> None:
     from ivr.schedule.tables import TableSchedule
 
     engine = _engine(db_url)
-    actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}", change="cancel")
+    actor = _authorize(engine, Action.MANAGE_SCHEDULE, f"booking {booking_id}", change="cancel")
     by = f"staff:{actor.user}"
     with _refused(booking_id):
         booking = TableSchedule(engine).cancel(booking_id, by)
@@ -119,7 +119,7 @@ def move_cmd(booking_id: int, slot_id: int, no_call: bool, db_url: str | None) -
     from ivr.schedule.tables import TableSchedule
 
     engine = _engine(db_url)
-    actor = _authorize(engine, Action.READ_HISTORY, f"booking {booking_id}",
+    actor = _authorize(engine, Action.MANAGE_SCHEDULE, f"booking {booking_id}",
                        change=f"move to slot {slot_id}")
     by = f"staff:{actor.user}"
     with _refused(booking_id):

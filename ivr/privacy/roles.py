@@ -38,6 +38,7 @@ class Action(StrEnum):
     VIEW_WALLBOARD = "view_wallboard"  # queues, waiting callers' urgency, agents' states
     SWITCH_OVERRIDE = "switch_override"  # the global emergency override, for every engine
     SPY_CALL = "spy_call"  # listen to, whisper to or barge into a live call
+    MANAGE_SCHEDULE = "manage_schedule"  # cancel or move a patient's appointment
 
 
 _AGENT = frozenset({
@@ -47,6 +48,8 @@ _AGENT = frozenset({
     Action.OPEN_FOLLOWUP,
     # the line's queues: who waits, how urgent (what the team needs to pace itself)
     Action.VIEW_WALLBOARD,
+    # the appointments desk moves or cancels a booking (the line then tells the patient)
+    Action.MANAGE_SCHEDULE,
 })
 _SUPERVISOR = _AGENT | {
     # reviews calls for quality (recordings), reports on the line, owns the call-back list

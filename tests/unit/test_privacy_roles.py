@@ -11,15 +11,16 @@ PATIENT_CONTENT = {Action.READ_HISTORY, Action.READ_TRANSCRIPTS, Action.PLAY_REC
 
 # the whole table, written out: a change to roles.py must change this on purpose
 EXPECTED = {
-    "agent": {"read_history", "read_transcripts", "open_followup", "view_wallboard"},
+    "agent": {"read_history", "read_transcripts", "open_followup", "view_wallboard",
+              "manage_schedule"},
     "supervisor": {"read_history", "read_transcripts", "play_recording", "export_report",
                    "manage_followups", "open_followup", "view_wallboard", "switch_override",
-                   "spy_call"},
+                   "spy_call", "manage_schedule"},
     "auditor": {"read_audit", "export_report"},
     "admin": {"read_history", "read_transcripts", "play_recording", "export_report",
               "manage_followups", "apply_retention", "rotate_keys", "manage_staff",
               "read_audit", "open_followup", "view_wallboard", "switch_override",
-              "spy_call"},
+              "spy_call", "manage_schedule"},
 }
 
 
