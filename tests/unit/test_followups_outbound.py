@@ -10,8 +10,6 @@ from ivr.flows.loader import load_flow_set_or_raise
 from ivr.flows.runner import FlowRunner
 from ivr.followups import store
 from ivr.followups.outbound import run_followup_call
-from ivr.privacy.records import records_privacy
-from ivr.store.recorder import CallRecorder
 from ivr.telephony import variables as v
 from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.fake import HANGUP, FakeChannel
@@ -38,14 +36,6 @@ class Tracker:
 @pytest.fixture(scope="module")
 def flow_set():
     return load_flow_set_or_raise([ROOT / "dialplans"], ROOT / "prompts")
-
-
-@pytest.fixture
-def recorder(tmp_path):
-    rec = CallRecorder(f"sqlite:///{tmp_path / 'calls.sqlite3'}",
-                       privacy=records_privacy(tmp_path))
-    yield rec
-    rec.close()
 
 
 async def outbound(recorder, flow_set, tmp_path, keys, queues=None, kind="post_surgery",

@@ -9,10 +9,8 @@ import pytest
 
 from ivr.followups import store
 from ivr.followups.scheduler import FollowupScheduler, OutboundCall, ami_originate
-from ivr.privacy.records import records_privacy
 from ivr.settings import FollowupSettings
 from ivr.store.models import aware
-from ivr.store.recorder import CallRecorder
 from ivr.telephony.errors import AmiError
 
 # Tuesday 2026-09-29 10:00 in Shanghai.
@@ -44,14 +42,6 @@ class FakeAsterisk:
     def response(call, success, reason):
         return {"Event": "OriginateResponse", "Response": "Success" if success else "Failure",
                 "Reason": reason, "Uniqueid": call.channel_id, "Channel": call.dial_string}
-
-
-@pytest.fixture
-def recorder(tmp_path):
-    rec = CallRecorder(f"sqlite:///{tmp_path / 'calls.sqlite3'}",
-                       privacy=records_privacy(tmp_path))
-    yield rec
-    rec.close()
 
 
 def settings(**over):

@@ -24,13 +24,11 @@ from ivr.followups import store
 from ivr.followups.outbound import run_followup_call
 from ivr.notices import pending
 from ivr.notices.calls import call_about
-from ivr.privacy.records import records_privacy
 from ivr.schedule import given as slots_given
 from ivr.schedule import number_context
 from ivr.schedule.spoken import ZONE, when
 from ivr.schedule.tables import TableSchedule
 from ivr.store.models import Booking
-from ivr.store.recorder import CallRecorder
 from ivr.telephony.channel import QueueOutcome
 from ivr.telephony.errors import CallerHangup
 from ivr.telephony.fake import FakeChannel
@@ -55,14 +53,6 @@ CANCELLED = {"en-US": f"your appointment on {when(START, 'en-US')} at the Digest
 @pytest.fixture(scope="module")
 def flows():
     return load_flow_set_or_raise([ROOT / "dialplans"], ROOT / "prompts")
-
-
-@pytest.fixture
-def recorder(tmp_path):
-    rec = CallRecorder(f"sqlite:///{tmp_path / 'calls.sqlite3'}",
-                       privacy=records_privacy(tmp_path))
-    yield rec
-    rec.close()
 
 
 async def inbound(recorder, flows, flow_name, keys, lang):
