@@ -15,7 +15,9 @@ The limits, and why:
   growing while read cannot make it unbounded).
 - ``MAX_NODES`` 50,000 YAML nodes counted with every alias expanded (an alias costs
   its anchor's whole size): the largest real file has 21,000; a file at the bound
-  composes in about 1 s and tens of MB, whatever its aliases.
+  composes in about 1 s and tens of MB, whatever its aliases. A data set that grows
+  by design passes a bound of its own (``max_nodes``): the meaning screen's labelled
+  examples (``ivr.triage.examples.MAX_NODES``).
 - ``MAX_DEPTH`` 50 nested collections: real files nest under 10; the composer and
   every walk over the data recurse once per level.
 
@@ -66,14 +68,14 @@ def decode(data: bytes, file: str) -> str:
                               f" at offset {exc.start})") from None
 
 
-def check(text: str, file: str) -> None:
+def check(text: str, file: str, max_nodes: int = MAX_NODES) -> None:
     """Raise YAMLBoundsError at the first bound ``text`` passes. A syntax error is left
     to the composer, which reports it with its own position."""
     if len(text) > MAX_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise YAMLBoundsError(file, 1, 1, f"the file is larger than {MAX_BYTES} bytes")
     for loader in filter(None, (getattr(yaml, "CSafeLoader", None), yaml.SafeLoader)):
         try:
-            _count(text, file, loader)
+            _count(text, file, loader, max_nodes)
             return
         except YAMLBoundsError:
             raise
@@ -81,7 +83,7 @@ def check(text: str, file: str) -> None:
             continue  # libyaml refuses it (its own limits, lone surrogates): PyYAML's turn
 
 
-def _count(text: str, file: str, loader: Any) -> None:
+def _count(text: str, file: str, loader: Any, max_nodes: int) -> None:
     anchors: dict[str, int] = {}  # anchor -> nodes it stands for, once its node is complete
     open_: list[tuple[str | None, int]] = []  # (anchor, total when the collection began)
     total = 0
@@ -107,7 +109,7 @@ def _count(text: str, file: str, loader: Any) -> None:
                                       f"alias '*{event.anchor}' refers to a node that "
                                       "contains it (a recursive structure)")
             total += anchors.get(event.anchor, 1)  # undefined: the composer reports it
-        if total > MAX_NODES:
+        if total > max_nodes:
             raise YAMLBoundsError(file, mark.line + 1, mark.column + 1,
-                                  f"more than {MAX_NODES} YAML nodes with aliases expanded "
+                                  f"more than {max_nodes} YAML nodes with aliases expanded "
                                   "(an alias repeats its whole anchor)")

@@ -68,10 +68,10 @@ def _scalar(node: yaml.Node, scalars: yaml.SafeLoader) -> Any:
             f"{exc}", node.start_mark) from None
 
 
-def load_source(text: str, file: str) -> Source:
+def load_source(text: str, file: str, max_nodes: int = yaml_bounds.MAX_NODES) -> Source:
     """Parse ``text`` within the bounds; raises yaml.YAMLError (a MarkedYAMLError with
     the position: syntax, a bound passed, a value its tag cannot hold)."""
-    yaml_bounds.check(text, file)
+    yaml_bounds.check(text, file, max_nodes)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.reader.ReaderError as exc:  # the one YAMLError without a position

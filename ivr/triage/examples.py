@@ -38,6 +38,10 @@ from ivr.triage.rules import Rules, parse_bounded, read_bounded
 EXAMPLES_FILE = "triage_examples.yaml"
 EXAMPLES_PATH = Path(__file__).resolve().parents[2] / EXAMPLES_FILE
 MAX_EXAMPLES = 20_000
+# The file grows with every spent batch, past the bound other YAML files live under
+# (ivr.flows.yaml_bounds.MAX_NODES): an example is one mapping of at most five keys
+# (11 nodes), so MAX_EXAMPLES of them and the header fit; the byte bound still holds.
+MAX_NODES = 12 * MAX_EXAMPLES
 LABELS = ("red_flag", "crisis", "clinical", "admin", "reply")
 RED = ("red_flag", "crisis")  # the labels that send a caller to the emergency / crisis lane
 Label = Literal["red_flag", "crisis", "clinical", "admin", "reply"]
@@ -169,7 +173,7 @@ def check_source(src: Source, today: dt.date | None = None
 
 def check_text(text: str, file: str, today: dt.date | None = None
                ) -> tuple[Examples | None, list[Diagnostic]]:
-    src, found = parse_bounded(text, file, "EXA")
+    src, found = parse_bounded(text, file, "EXA", MAX_NODES)
     return (None, found) if src is None else check_source(src, today)
 
 

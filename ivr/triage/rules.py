@@ -618,13 +618,13 @@ def check_source(src: Source) -> tuple[Rules | None, list[Diagnostic]]:
     return rules, sorted(c.diags)
 
 
-def parse_bounded(text: str, file: str, prefix: str = "TRI"
+def parse_bounded(text: str, file: str, prefix: str = "TRI", max_nodes: int = MAX_NODES
                   ) -> tuple[Source | None, list[Diagnostic]]:
     """YAML with positions, within the size and alias bounds: the source, or the
     finding (``<prefix>003`` out of bounds, ``<prefix>001`` syntax). Shared by every
     clinician-owned file (rules, protocols)."""
     try:
-        return load_source(text, file), []
+        return load_source(text, file, max_nodes), []
     except YAMLBoundsError as exc:
         return None, [_bound(exc, file, prefix)]
     except yaml.MarkedYAMLError as exc:

@@ -135,6 +135,8 @@ def test_a_prompts_file(hostile, tmp_path):
     (examples.check_file, "EXA003")])
 def test_the_triage_files(hostile, check, code):
     path, where, words = hostile
+    if check is examples.check_file and path.stem == "bomb":
+        where = (6, 18)  # the examples' own, larger node bound is passed one level later
     result, found = bounded(lambda: check(path))
     assert result is None
     _one(found, path, where, words, code)
@@ -182,7 +184,9 @@ def test_real_files_are_well_inside_the_bounds():
         assert len(text.encode()) < MAX_BYTES / 4, name
         nodes = sum(1 for e in yaml.parse(text, Loader=yaml.SafeLoader)
                     if isinstance(e, yaml.NodeEvent))
-        assert nodes < MAX_NODES / 2, name
+        # the labelled examples grow with every spent batch: a bound of their own
+        bound = examples.MAX_NODES if name == "triage_examples.yaml" else MAX_NODES
+        assert nodes < bound / 2, name
 
 
 # --- the command line ---------------------------------------------------------------
