@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ivr.notices import FOLLOWUP_KIND as NOTICE_CALL
 from ivr.store.models import Call, FollowUp, Patient, TriageDecision, aware, utcnow
 
 HISTORY_DAYS = 30
 OPEN_STATUSES = ("open", "calling")
 # Follow-ups the line settles itself: an appointment change is told first on any call
 # (ivr/notices/), so it is no matter a flow offers to continue with a person.
-TOLD_BY_THE_LINE = frozenset({"appointment_change"})
+TOLD_BY_THE_LINE = frozenset({NOTICE_CALL})
 
 
 @dataclass(frozen=True)
