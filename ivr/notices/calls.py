@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ivr.notices import FOLLOWUP_KIND, Pending, notice_for
 from ivr.schedule import number_context
 from ivr.schedule.spoken import ZONE
-from ivr.store.models import Booking, CallEvent, FollowUp, Slot, utcnow
+from ivr.store.models import Booking, Call, FollowUp, Slot, utcnow
 from ivr.store.recorder import CallRecorder
 
 FLOW = "followup_call"
@@ -112,15 +112,11 @@ def _look(recorder: CallRecorder, booking_id: int, now: dt.datetime) -> _Found:
 
 
 def _language(s: Session, booking: Booking) -> str:
-    """The language the call that made the booking (through earlier moves) spoke last:
-    its prompts say (the call row keeps the flow's first language, not the choice)."""
+    """The language of the call that made the booking (through earlier moves): the call
+    row keeps the one the caller chose (ivr.store.projections)."""
     for _ in range(MAX_MOVES):
         if booking.call_id:
-            spoken = s.scalars(select(CallEvent.detail).where(
-                CallEvent.call_id == booking.call_id, CallEvent.kind == "prompt")
-                .order_by(CallEvent.seq.desc()).limit(50))
-            return next((str(d["lang"]) for d in spoken
-                         if isinstance(d, dict) and d.get("lang")), "")
+            return s.scalar(select(Call.language).where(Call.id == booking.call_id)) or ""
         earlier = s.scalar(select(Booking).where(Booking.moved_to == booking.id))
         if earlier is None:
             return ""

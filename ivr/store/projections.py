@@ -113,8 +113,12 @@ def _route(s: Session, row: CallEvent, e: ev.Route) -> None:
 
 def _set(s: Session, row: CallEvent, e: ev.SetVars) -> None:
     call = s.get(Call, row.call_id)
-    if call is not None and "choice" in e.values:  # the caller's menu choice
+    if call is None:
+        return
+    if "choice" in e.values:  # the caller's menu choice
         call.choice = str(e.values["choice"])
+    if e.values.get("lang"):  # the language the caller chose: reports and staff see it
+        call.language = str(e.values["lang"])
 
 
 def _survey(s: Session, row: CallEvent, e: ev.Survey) -> None:

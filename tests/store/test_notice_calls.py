@@ -64,10 +64,11 @@ def slots(rec: CallRecorder) -> dict[tuple[int, int, int], int]:
 
 
 async def booked_by_phone(rec: CallRecorder, slot_id: int, lang: str) -> int:
-    """A phone booking on a call that spoke ``lang``."""
+    """A phone booking on a call whose caller chose ``lang`` (a ``set`` step, as main's
+    language menu does)."""
     call_id = await rec.start("1.1", "PJSIP/t-1", NUMBER, "appointments", "v",
-                              language="zh-CN")  # the flow's first language, not the choice
-    await rec.record(call_id, ev.Prompt(step="which", text="...", prompt="x", lang=lang))
+                              language="zh-CN")  # the flow's first language
+    await rec.record(call_id, ev.SetVars(step="set_language", values={"lang": lang}))
     await rec.finish(call_id, "goodbye")
     booking = TableSchedule(rec.engine).book(slot_id, patient(rec), "phone", call_id,
                                              now=NOW - dt.timedelta(days=1))

@@ -64,7 +64,7 @@ async def inbound(recorder, flows, flow_name, keys, lang):
     recorder.listeners.append(listen)
     flow = flows.flows[flow_name]
     call_id = await recorder.start(channel.uniqueid + flow_name, "test", PATIENT, flow.name,
-                                   flows.version)
+                                   flows.version, language=lang)  # as if chosen at the start
     past = recorder.history(PATIENT, exclude_call=call_id, now=AT)  # as ivr.calls does
     state = CallState(call_id, flows, flow, channel,
                       vars={"caller.number": PATIENT, **past.as_vars(AT), "lang": lang},
